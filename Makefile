@@ -1,0 +1,33 @@
+# The two commands a newcomer needs:  `make run` (the service on the default model) and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+MODEL ?= models/default
+CONFIG ?= configs/default.yaml
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run model test clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+# Build the default model artifact once: fetch the pretrained encoder if the config needs it, then train.
+model: install
+	test -f $(MODEL)/clausemap.json || $(BIN)/clausemap train --config $(CONFIG) --output $(MODEL)
+
+run: model
+	$(BIN)/clausemap serve --model $(MODEL) --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

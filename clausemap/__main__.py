@@ -1,0 +1,5 @@
+import sys
+
+from clausemap.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Plan documents in, numbered clauses out."""

@@ -1,0 +1,54 @@
+"""The `clausemap` command. Each stage of the data flow registers its own subcommands.
+
+Handlers import their heavy dependencies (torch, transformers) lazily, so `clausemap --help` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from clausemap import __version__
+from clausemap.errors import ClausemapError
+
+# One module per stage; each defines register(subparsers) and sets `func` on its parsers.
+COMMAND_MODULES = [
+    "clausemap.clauses.cli",  # segment
+    "labels.cli",  # label init/push/pull, data build
+    "training.cli",  # models fetch, train, evaluate, cv
+    "training.departments_cli",  # evaluate-departments
+    "serving.cli",  # serve
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clausemap",
+        description="Segment education work plans into clauses, classify them and suggest responsible sections.",
+    )
+    parser.add_argument("--version", action="version", version=f"clausemap {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ClausemapError as exc:
+        print(f"clausemap: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("clausemap: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Subcommands of this stage (filled in by its issue)."""
+
+
+def register(subparsers) -> None:
+    pass

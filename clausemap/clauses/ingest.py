@@ -1,0 +1,97 @@
+"""Read a plan document (.txt, .docx, .pdf) into plain text, or explain in one line why it cannot be read."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from clausemap.errors import InputFileError
+
+MAX_BYTES = 10 * 1024 * 1024
+SUFFIXES = (".txt", ".docx", ".pdf")
+
+
+def read_plan_file(path: str | Path) -> str:
+    """The text of the plan at `path`; raises InputFileError naming the file."""
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise InputFileError(path, f"unknown extension {path.suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputFileError(path, f"file is {size / 1e6:.1f} MB, over the 10 MB limit")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(path, "is a directory, not a file") from None
+    except PermissionError:
+        raise InputFileError(path, "permission denied") from None
+    return decode_plan(data, str(path))
+
+
+def decode_plan(data: bytes, filename: str) -> str:
+    """Extract text from the bytes of an uploaded or read file; the suffix of `filename` picks the format."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputFileError(filename, f"unknown extension {suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}")
+    if len(data) > MAX_BYTES:
+        raise InputFileError(filename, f"file is {len(data) / 1e6:.1f} MB, over the 10 MB limit")
+    if not data.strip():
+        raise InputFileError(filename, "file is empty")
+    reader = {".txt": _decode_text, ".docx": _read_docx, ".pdf": _read_pdf}[suffix]
+    text = reader(data, filename)
+    if not text.strip():
+        raise InputFileError(filename, "no text found in the document")
+    return text
+
+
+def _decode_text(data: bytes, filename: str) -> str:
+    if b"\x00" in data[:8192]:
+        raise InputFileError(filename, "binary file, not text")
+    # UTF-8 first (with or without BOM); Chinese government sites also publish GB18030/GBK.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _looks_like_text(text):
+            return text
+    raise InputFileError(filename, "cannot decode: not UTF-8, GB18030 or GBK text")
+
+
+def _looks_like_text(text: str) -> bool:
+    """Reject decodings that are mostly control characters (binary data that happens to decode)."""
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
+    return controls <= max(2, len(text) // 200)
+
+
+def _read_docx(data: bytes, filename: str) -> str:
+    import docx  # python-docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise InputFileError(filename, f"not a readable .docx file ({type(exc).__name__})") from None
+    except Exception as exc:  # zipfile.BadZipFile and lxml errors vary by version
+        raise InputFileError(filename, f"not a readable .docx file ({type(exc).__name__})") from None
+    lines = [p.text for p in document.paragraphs]
+    for table in document.tables:  # some bureaus publish the plan as a table
+        for row in table.rows:
+            lines.append(" ".join(cell.text for cell in row.cells))
+    return "\n".join(lines)
+
+
+def _read_pdf(data: bytes, filename: str) -> str:
+    import logging
+
+    import pdfplumber
+
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    try:
+        with pdfplumber.open(io.BytesIO(data)) as pdf:
+            pages = [page.extract_text() or "" for page in pdf.pages]
+    except Exception as exc:  # pdfminer raises many unrelated types for broken files
+        raise InputFileError(filename, f"not a readable .pdf file ({type(exc).__name__})") from None
+    return "\n".join(pages)

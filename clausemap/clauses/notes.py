@@ -1,0 +1,93 @@
+"""Stated-department notes such as "(责任科室:党建办、人事组干科)" or "(牵头单位:基础教育科;配合单位:财务科)".
+
+The note is the answer a model must learn to predict, so it is parsed out and removed from the clause text.
+Text is NFKC-normalised before it gets here: parentheses and colons are half-width.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_LEAD_KEYS = r"牵头(?:单位|科室|处室|部门)"
+_OTHER_KEYS = r"配合(?:单位|科室|处室|部门)|协办单位|参与单位"
+_PLAIN_KEYS = r"责任(?:科室|处室|单位|部门)(?:、(?:科室|处室|单位|部门))*|负责(?:科室|单位)|主责(?:科室|单位)"
+_KEY = rf"(?:{_LEAD_KEYS}|{_OTHER_KEYS}|{_PLAIN_KEYS})"
+
+# A body may hold one level of nested parentheses: "机关党委(机关纪委)", "办公室(法规科)".
+_BODY = r"(?:[^()]|\([^()]*\))*"
+_PAREN_NOTE = re.compile(rf"\(\s*(?={_KEY}\s*:)(?P<body>{_BODY})\)")
+# Unparenthesised form at the very end of an item: "…。责任单位:基础教育科、财务科。"
+_TRAILING_NOTE = re.compile(rf"(?:(?<=[。;!?])|^)\s*(?P<body>(?:{_KEY})\s*:[^。()]*(?:\([^()]*\)[^。()]*)*)。?\s*$")
+_SEGMENT_KEY = re.compile(rf"^\s*(?P<key>{_KEY})\s*:\s*")
+_NAME_SEPARATORS = re.compile(r"[、,，;；/]")
+
+
+@dataclass
+class StatedDepartments:
+    text: str  # the clause text with the note removed
+    departments: list[str] = field(default_factory=list)  # lead first
+    lead_departments: list[str] = field(default_factory=list)
+
+
+def split_names(body: str) -> list[str]:
+    """Split a list of names on 、,; — but never inside parentheses ("机关党委(机关纪委)" stays whole)."""
+    names, depth, current = [], 0, []
+    for ch in body:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if depth == 0 and _NAME_SEPARATORS.match(ch):
+            names.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    names.append("".join(current))
+    cleaned = []
+    for name in names:
+        name = name.strip().rstrip("。.").strip()
+        name = re.sub(r"等$", "", name).strip()
+        if name and name not in cleaned:
+            cleaned.append(name)
+    return cleaned
+
+
+def _parse_body(body: str) -> tuple[list[str], list[str]]:
+    """(lead names, other names) of one note body, which may hold several "key:names" segments."""
+    lead, other = [], []
+    for segment in re.split(r"[;；]\s*(?=" + _KEY + r"\s*:)", body):
+        match = _SEGMENT_KEY.match(segment)
+        key = match.group("key") if match else ""
+        names = split_names(segment[match.end() :] if match else segment)
+        (lead if re.fullmatch(_LEAD_KEYS, key) else other).extend(names)
+    return lead, other
+
+
+def extract_departments(text: str) -> StatedDepartments:
+    """Find every department note in `text`, remove it, and return the departments it states."""
+    bodies: list[str] = []
+
+    def take(match: re.Match) -> str:
+        bodies.append(match.group("body"))
+        return ""
+
+    remaining = _PAREN_NOTE.sub(take, text)
+    remaining = _TRAILING_NOTE.sub(take, remaining)
+    if not bodies:
+        return StatedDepartments(text=text)
+
+    lead, other = [], []
+    for body in bodies:
+        body_lead, body_other = _parse_body(body)
+        lead += body_lead
+        other += body_other
+    departments = list(dict.fromkeys(lead + other))
+    lead = list(dict.fromkeys(lead)) or departments[:1]
+    return StatedDepartments(text=_tidy(remaining), departments=departments, lead_departments=lead)
+
+
+def _tidy(text: str) -> str:
+    """Repair the punctuation a removed note leaves behind ("…全覆盖。。" → "…全覆盖。")."""
+    text = re.sub(r"([。;,])\s*[。.]", r"\1", text)
+    return text.strip()

@@ -1,0 +1,237 @@
+"""Cut a cleaned plan into its numbered work items (clauses) and the headings above them.
+
+Heading levels, outermost first: 一、 / (一) / 1. 1、 / (1); an item split into 一是…二是… gives one clause per
+part. A numbered line is only taken as an item when its number continues the sequence of its kind (restarts
+at 1, or follows the last one), so "2.5万" at the start of a wrapped line or a stray "3、" disclaimer is not an
+item. Every numbered leaf is a clause; numbered lines with items under them are section headings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clausemap.clauses.clean import clean_lines
+from clausemap.clauses.ingest import decode_plan, read_plan_file
+from clausemap.clauses.model import Clause, Document
+from clausemap.clauses.notes import extract_departments
+from clausemap.errors import InputFileError
+
+_CN_DIGITS = "零一二三四五六七八九"
+_CN = "一二三四五六七八九十"
+
+# (level, pattern); group "n" is the number, the match end is where the item text starts.
+_MARKERS = [
+    (0, re.compile(rf"^(?P<n>[{_CN}]{{1,3}})\s*[、.]\s*")),
+    (1, re.compile(rf"^\(\s*(?P<n>[{_CN}]{{1,3}})\s*\)\s*[、.]?\s*")),
+    (2, re.compile(r"^(?P<n>\d{1,3})\s*(?:[.、](?!\d)|\s+(?=\D))\s*")),
+    (3, re.compile(r"^\(\s*(?P<n>\d{1,3})\s*\)\s*[、.]?\s*")),
+]
+_SUB_MARKER = re.compile(rf"(?:(?<=^)|(?<=[。;:,!?\s]))(?P<m>(?P<n>[{_CN}]{{1,3}})是)")
+_DETAILS_FOLLOW = re.compile(r"^(?:详情|全文|具体内容|原文|具体)如下[:：]?$")
+_TITLE_WORDS = re.compile(r"(?:要点|计划|思路|规划|方案|安排|意见)")
+_SENTENCE_END = re.compile(r"[。!?！？]")
+
+
+def chinese_number(text: str) -> int:
+    """Value of a Chinese numeral up to 999 ("十二" → 12, "二十" → 20), or of ASCII digits."""
+    if text.isdigit():
+        return int(text)
+    total, current = 0, 0
+    for ch in text:
+        if ch == "十":
+            total += (current or 1) * 10
+            current = 0
+        elif ch == "百":
+            total += (current or 1) * 100
+            current = 0
+        else:
+            current = _CN_DIGITS.index(ch)
+    return total + current
+
+
+@dataclass
+class _Node:
+    level: int
+    marker: str  # as written, e.g. "4.", "(三)", "一、"
+    number: str  # normalised: "4", "(三)", "一", "(1)"
+    start: int  # offset of the marker in the cleaned document
+    lines: list[tuple[int, str]] = field(default_factory=list)  # (offset, text) of each line, marker stripped
+    children: list["_Node"] = field(default_factory=list)
+
+    @property
+    def end(self) -> int:
+        offset, text = self.lines[-1]
+        return offset + len(text)
+
+    @property
+    def heading(self) -> str:
+        """How the item reads as a section heading: its marker and first paragraph."""
+        return self.marker + self.lines[0][1]
+
+
+def _match_marker(line: str):
+    for level, pattern in _MARKERS:
+        match = pattern.match(line)
+        if match and match.end() < len(line):
+            return level, match
+    return None
+
+
+def _number_of(level: int, raw: str) -> str:
+    return {0: raw, 1: f"({raw})", 2: raw, 3: f"({raw})"}[level]
+
+
+def _build_tree(lines: list[tuple[int, str]]) -> tuple[_Node, list[str]]:
+    """Nest numbered lines by level; unnumbered lines continue the item above them."""
+    root = _Node(level=-1, marker="", number="", start=0)
+    stack = [root]
+    last_number: dict[int, int] = {}
+    before_first_item: list[str] = []
+    for offset, line in lines:
+        found = _match_marker(line)
+        if found:
+            level, match = found
+            value = chinese_number(match.group("n"))
+            previous = last_number.get(level)
+            # A new kind of numbering may start anywhere (plans are sometimes fragments); after that the
+            # sequence must restart at 1 or move on by one (two tolerates a skipped number).
+            if previous is None or value == 1 or previous < value <= previous + 2:
+                last_number[level] = value
+                while stack[-1].level >= level:
+                    stack.pop()
+                node = _Node(level, match.group(0).strip(), _number_of(level, match.group("n")), offset)
+                node.lines.append((offset + match.end(), line[match.end() :]))
+                stack[-1].children.append(node)
+                stack.append(node)
+                continue
+        if stack[-1] is root:
+            before_first_item.append(line)
+        else:
+            stack[-1].lines.append((offset, line))
+    return root, before_first_item
+
+
+def first_sentence(text: str) -> str:
+    match = _SENTENCE_END.search(text)
+    sentence = text[: match.start()] if match else text
+    return sentence.strip().rstrip(";,:、 ")
+
+
+def _split_parts(text: str) -> list[tuple[str, int]]:
+    """(marker, start) of each 一是/二是/… part when the text enumerates at least two in order."""
+    parts, expected, search_from = [], 1, 0
+    while True:
+        for match in _SUB_MARKER.finditer(text, search_from):
+            if chinese_number(match.group("n")) == expected:
+                parts.append((match.group("m"), match.start()))
+                expected += 1
+                search_from = match.end()
+                break
+        else:
+            break
+    return parts if len(parts) >= 2 else []
+
+
+def _leaf_clauses(node: _Node, section: list[str], doc: str) -> list[dict]:
+    """The clause records of one leaf item: the item itself, or each of its 一是… parts."""
+    # Join the item's lines with no separator: Chinese paragraphs need none, and a PDF's wrapped lines
+    # must read the same as the text file's single line.
+    text, offsets = "", []
+    for offset, line in node.lines:
+        text += line
+        offsets.extend(range(offset, offset + len(line)))
+    stated = extract_departments(text)
+    records = []
+    parts = _split_parts(text)
+    if not parts:
+        records.append(
+            dict(number=node.number, section=section, body=stated.text, span=(node.start, node.end))
+        )
+    else:
+        heading = node.marker + first_sentence(text[: parts[0][1]])
+        bounds = [start for _, start in parts] + [len(text)]
+        for (marker, start), end in zip(parts, bounds[1:]):
+            body = extract_departments(text[start + len(marker) : end]).text
+            records.append(
+                dict(
+                    number=node.marker + marker,
+                    section=section + [heading],
+                    body=body,
+                    span=(offsets[start], offsets[end - 1] + 1),
+                )
+            )
+    for record in records:
+        record.update(departments=stated.departments, lead_departments=stated.lead_departments)
+    return records
+
+
+def _walk(node: _Node, section: list[str], doc: str, out: list[dict]) -> None:
+    for child in node.children:
+        if child.children:
+            _walk(child, section + [child.heading], doc, out)
+        else:
+            out.extend(_leaf_clauses(child, section, doc))
+
+
+def segment_text(text: str, doc: str = "doc") -> Document:
+    """Clean `text` and cut it into clauses. Raises InputFileError when it holds no numbered items."""
+    cleaned_lines = clean_lines(text)
+    # A news article may summarise the plan before "详情如下:"; the plan proper is what follows.
+    summary: list[str] = []
+    for i, line in enumerate(cleaned_lines):
+        if _DETAILS_FOLLOW.match(line):
+            summary, cleaned_lines = cleaned_lines[: i + 1], cleaned_lines[i + 1 :]
+            break
+    all_lines = summary + cleaned_lines
+    cleaned = "\n".join(all_lines)
+    offset = sum(len(line) + 1 for line in summary)
+    numbered: list[tuple[int, str]] = []
+    for line in cleaned_lines:
+        numbered.append((offset, line))
+        offset += len(line) + 1
+
+    root, before = _build_tree(numbered)
+    records: list[dict] = []
+    _walk(root, [], doc, records)
+    records = [r for r in records if r["body"]]
+    if not records:
+        raise InputFileError(doc, "no numbered items found (expected items like '一、', '(一)', '1.', '一是')")
+
+    front = summary + before
+    title = next((line for line in front if len(line) <= 40 and _TITLE_WORDS.search(line) and "。" not in line), "")
+    preamble = "\n".join(line for line in front if line != title)
+    clauses = [
+        Clause(
+            id=f"{doc}-{n}",
+            doc=doc,
+            number=r["number"],
+            section=r["section"],
+            title=first_sentence(r["body"]),
+            text=r["body"],
+            departments=r["departments"],
+            lead_departments=r["lead_departments"],
+            span=r["span"],
+        )
+        for n, r in enumerate(records, start=1)
+    ]
+    return Document(doc=doc, title=title, text=cleaned, preamble=preamble, clauses=clauses)
+
+
+def segment_bytes(data: bytes, filename: str, doc: str | None = None) -> Document:
+    """Segment an uploaded file's bytes; the filename's suffix picks the format."""
+    text = decode_plan(data, filename)
+    return _segment_named(text, doc or Path(filename).stem, filename)
+
+
+def segment_file(path: str | Path) -> Document:
+    path = Path(path)
+    return _segment_named(read_plan_file(path), path.stem, str(path))
+
+
+def _segment_named(text: str, doc: str, source: str) -> Document:
+    try:
+        return segment_text(text, doc=doc)
+    except InputFileError as exc:
+        raise InputFileError(source, exc.reason) from None

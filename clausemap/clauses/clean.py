@@ -14,8 +14,12 @@ CJK = "\u4e00-\u9fff"
 
 # "深圳(zhen)", "實(shi)(shi)": lower-case pinyin in half-width parentheses right after a Chinese character.
 # Real parentheses hold Chinese, digits or capitals ("(2020-2023年)", "(U-G-S)", "机关党委(机关纪委)").
-_PINYIN = re.compile(rf"(?<=[{CJK}])(?:\([a-z]{{1,6}}\))+")
-# After NFKC the number "(二(er))" becomes "(二)" once the pinyin is gone, so pinyin goes first.
+# A PDF may wrap the line between a character and its pinyin; the line break goes with the pinyin.
+_PINYIN = re.compile(rf"(?<=[{CJK}])(?:\n?\([a-z]{{1,6}}\))+")
+# The number "(二(er))" becomes "(二)" once the pinyin is gone, so pinyin goes before structure.
+
+# Spaces next to Chinese text are layout, not content ("依托, 以区域"); between Latin words they are kept.
+_CJK_SPACE = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff“”‘’《》])[ \t]+|[ \t]+(?=[\u3000-\u303f\u4e00-\u9fff“”‘’《》])")
 
 # Whole lines that are page furniture wherever they appear.
 _JUNK_LINE = re.compile(
@@ -66,7 +70,8 @@ def strip_pinyin(text: str) -> str:
 def normalise(text: str) -> str:
     """NFKC (full-width punctuation and digits to half-width, as most published plans already are)."""
     text = unicodedata.normalize("NFKC", text)
-    return text.replace("\u3000", " ").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u3000", " ").replace("\r\n", "\n").replace("\r", "\n")
+    return _CJK_SPACE.sub("", text)
 
 
 def is_junk_line(line: str) -> bool:

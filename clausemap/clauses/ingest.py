@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from clausemap.errors import InputFileError
@@ -91,7 +92,38 @@ def _read_pdf(data: bytes, filename: str) -> str:
     logging.getLogger("pdfminer").setLevel(logging.ERROR)
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
-            pages = [page.extract_text() or "" for page in pdf.pages]
+            lines = [line for page in pdf.pages for line in _page_lines(page)]
     except Exception as exc:  # pdfminer raises many unrelated types for broken files
         raise InputFileError(filename, f"not a readable .pdf file ({type(exc).__name__})") from None
-    return "\n".join(pages)
+    return _join_wrapped(lines)
+
+
+def _page_lines(page) -> list[tuple[str, bool]]:
+    """(text, wraps) for each line of a page; `wraps` when the line runs to the right margin."""
+    lines = page.extract_text_lines()
+    if not lines:
+        return []
+    right = max(line["x1"] for line in lines)
+    return [
+        (line["text"], line["x1"] >= right - 1.5 * (line["bottom"] - line["top"]))
+        for line in lines
+    ]
+
+
+_ITEM_START = re.compile(r"^(?:[一二三四五六七八九十]+、|[(（][一二三四五六七八九十\d]+[)）]|\d+[.、．](?!\d))")
+
+
+def _join_wrapped(lines: list[tuple[str, bool]]) -> str:
+    """Undo the PDF's line wrapping so each paragraph is one line again, as in the text file.
+
+    A line that runs to the right margin continues on the next line, unless that line starts a new item.
+    """
+    out: list[str] = []
+    joining = False
+    for text, wraps in lines:
+        if joining and out and not _ITEM_START.match(text.strip()):
+            out[-1] += text.strip()
+        else:
+            out.append(text.strip())
+        joining = wraps
+    return "\n".join(out)

@@ -1,0 +1,248 @@
+"""Segmentation of the five real seed plans, other file formats, cleaning, department notes and bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clausemap.clauses import segment_bytes, segment_file, segment_text
+from clausemap.clauses.clean import clean_text, strip_pinyin
+from clausemap.clauses.notes import extract_departments
+from clausemap.errors import InputFileError
+from clausemap.paths import PROJECT_ROOT
+from tests.documents import make_docx, make_pdf
+
+SEEDS = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
+# Every clause's number and title, read and checked by hand against the published plans.
+EXPECTED = json.loads((Path(__file__).parent / "data" / "seed_clauses.json").read_text(encoding="utf-8"))
+NOTE_WORDS = ("责任科室", "责任单位", "牵头单位", "牵头科室", "配合单位")
+
+
+def seed(prefix: str) -> Path:
+    return next(p for p in SEEDS if p.name.startswith(prefix))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "clausemap", *args], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120
+    )
+
+
+def test_seeds_are_the_shared_plans_unchanged():
+    shared = PROJECT_ROOT.parent / "shared" / "seeds"
+    if not shared.is_dir():
+        pytest.skip("../shared/seeds is not beside this checkout")
+    assert [p.name for p in SEEDS] == sorted(p.name for p in shared.glob("*.txt"))
+    for path in SEEDS:
+        assert path.read_bytes() == (shared / path.name).read_bytes()
+
+
+@pytest.mark.parametrize("path", SEEDS, ids=lambda p: p.name[:3])
+def test_seed_clause_numbers_and_titles(path):
+    document = segment_file(path)
+    assert [[c.number, c.title] for c in document.clauses] == EXPECTED[path.stem]
+
+
+def test_expected_counts():
+    counts = {doc[:3]: len(items) for doc, items in EXPECTED.items()}
+    # 003: the 一是… parts of its nine sections; 004: the eight numbered items of the fragment.
+    assert counts == {"000": 29, "001": 33, "002": 32, "003": 33, "004": 8}
+
+
+@pytest.mark.parametrize("path", SEEDS, ids=lambda p: p.name[:3])
+def test_clause_records_are_consistent(path):
+    document = segment_file(path)
+    for n, clause in enumerate(document.clauses, start=1):
+        assert clause.id == f"{path.stem}-{n}"
+        assert clause.doc == path.stem
+        assert clause.text.startswith(clause.title)
+        start, end = clause.span
+        assert 0 <= start < end <= len(document.text)
+        # The span covers the item in the cleaned document, and the text (less the note) comes from it.
+        assert clause.title in document.text[start:end]
+        assert not any(word in clause.text for word in NOTE_WORDS), clause.id
+        assert set(clause.lead_departments) <= set(clause.departments)
+
+
+def test_seed_000_departments_lead_first_and_note_removed():
+    clauses = segment_file(seed("000")).clauses
+    assert all(c.departments for c in clauses)
+    first = clauses[0]
+    assert first.departments == ["党建办", "思政德育科", "秘书科", "机关党委", "人事组干科"]
+    assert first.lead_departments == ["党建办"]
+    assert "机关党委(机关纪委)" in clauses[2].departments  # nested parentheses kept whole
+    assert clauses[16].departments == ["职成教科", "办公室(法规科)", "基础教育科"]
+    assert clauses[17].departments == ["电教馆", "中小学教研室", "教师工作科"]  # 责任科室、单位
+    assert clauses[23].text.endswith("推进审计工作全覆盖。")  # "(责任科室:规划财务科)。" leaves no "。。"
+    assert clauses[28].departments[-1] == "局防控办各专项工作"
+
+
+def test_seed_000_preamble_is_metadata():
+    document = segment_file(seed("000"))
+    assert document.title == "2022年教育工作要点"
+    assert document.preamble.startswith("2022年是党的二十大召开之年")
+    assert "索引号" not in document.text.replace(" ", "")
+    assert "扫一扫" not in document.text
+
+
+def test_seed_001_page_junk_dropped():
+    document = segment_file(seed("001"))
+    assert document.title == "区20xx年教育工作要点"
+    for junk in ("为您推荐", "范文仅供", "请如实的对该文档进行评分", "农业农村局"):
+        assert junk not in document.text
+    assert document.clauses[0].section == ["一、坚持政z*引领,把强化党的全面领导作为推动教育高质量发展的根本保证"]
+
+
+def test_seed_002_summary_yields_no_clauses():
+    document = segment_file(seed("002"))
+    assert "详情如下" in document.preamble
+    assert "2020年新增50所公办幼儿园" in document.preamble
+    assert document.clauses[0].title == "完善学习习近平新时代中国特色社会主义思想机制"
+    assert not any("责任编辑" in c.text or "联系方式" in c.text for c in document.clauses)
+
+
+def test_seed_003_traditional_and_pinyin_cleaned():
+    document = segment_file(seed("003"))
+    assert document.title == "深圳市教育局2019年工作思路"
+    assert "(zhen)" not in document.text and "(shi)" not in document.text
+    assert "學" not in document.text and "党" in document.text
+    first = document.clauses[0]
+    assert first.number == "(一)一是"
+    assert first.section == ["(一)切实加强党对教育工作的全面领导"]
+    assert first.text.startswith("把党的政治建设放在首位。")
+    assert "二是" not in first.text
+    # Real parentheses survive: 香港中文大学(深圳)
+    assert any("香港中文大学(深圳)" in c.text for c in document.clauses)
+
+
+def test_seed_004_fragment_opening_is_metadata():
+    document = segment_file(seed("004"))
+    # The fragment opens mid-item with an unnumbered paragraph whose heading was cut off: it is metadata.
+    assert document.preamble.startswith("实施教育督导体制改革")
+    first = document.clauses[0]
+    assert first.number == "(九)" and first.section == []
+    # The item's unnumbered paragraphs belong to it.
+    assert "实施“231”建设" in first.text and "校园周边" in first.text
+    assert document.clauses[1].section == ["五、保障措施"]
+    assert "本文仅代表作者观点" not in document.clauses[-1].text
+
+
+def test_pinyin_removed_but_real_parentheses_kept():
+    assert strip_pinyin("深圳(zhen)市實(shi)(shi)施") == "深圳市實施"
+    kept = "规划(2020-2023年)采用(U-G-S)模式,机关党委(机关纪委)负责"
+    assert strip_pinyin(kept) == kept
+    assert clean_text("（2020-2023年）") == "(2020-2023年)"  # full-width normalised, not removed
+
+
+def test_department_note_variants():
+    stated = extract_departments("推进工作。(牵头单位:基础教育科;配合单位:规划财务科、人事科)")
+    assert stated.text == "推进工作。"
+    assert stated.departments == ["基础教育科", "规划财务科", "人事科"]
+    assert stated.lead_departments == ["基础教育科"]
+    stated = extract_departments("推进工作。责任单位:体卫艺科,安全科。")
+    assert stated.text == "推进工作。"
+    assert stated.departments == ["体卫艺科", "安全科"] and stated.lead_departments == ["体卫艺科"]
+    plain = extract_departments("落实责任制,压实各级责任。")
+    assert plain.text == "落实责任制,压实各级责任。" and plain.departments == []
+
+
+def test_headings_levels_and_numbering_styles():
+    text = "\n".join(
+        [
+            "某县2024年教育工作计划",
+            "总体要求:坚持立德树人。",
+            "一、加强党的建设",
+            "（一）理论武装",
+            "1．深化理论学习。组织专题学习。",
+            "2、推进党史教育。一是开展宣讲。二是组织参观。",
+            "（二）基层组织",
+            "（1）建强支部。完成换届。",
+            "（2）发展党员。年内发展20名,预计2.5万元经费。",
+            "二、发展学前教育",
+            "3.新建幼儿园5所。",
+        ]
+    )
+    document = segment_text(text, doc="x")
+    got = [(c.number, c.title, c.section) for c in document.clauses]
+    assert got == [
+        ("1", "深化理论学习", ["一、加强党的建设", "(一)理论武装"]),
+        ("2、一是", "开展宣讲", ["一、加强党的建设", "(一)理论武装", "2、推进党史教育"]),
+        ("2、二是", "组织参观", ["一、加强党的建设", "(一)理论武装", "2、推进党史教育"]),
+        ("(1)", "建强支部", ["一、加强党的建设", "(二)基层组织"]),
+        ("(2)", "发展党员", ["一、加强党的建设", "(二)基层组织"]),
+        ("3", "新建幼儿园5所", ["二、发展学前教育"]),
+    ]
+    assert document.title == "某县2024年教育工作计划"
+    assert "总体要求" in document.preamble
+
+
+def test_numbers_out_of_sequence_are_not_items():
+    text = "1.第一项工作。\n2.第二项工作,投入\n5.27万元用于建设。\n3.第三项工作。"
+    document = segment_text(text, doc="x")
+    assert [c.number for c in document.clauses] == ["1", "2", "3"]
+    assert document.clauses[1].text == "第二项工作,投入5.27万元用于建设。"
+
+
+@pytest.mark.parametrize("maker", [make_docx, make_pdf], ids=["docx", "pdf"])
+@pytest.mark.parametrize("prefix", ["000", "003"])
+def test_docx_and_pdf_give_the_same_clauses_as_txt(tmp_path, maker, prefix):
+    path = seed(prefix)
+    expected = [c.to_dict() for c in segment_file(path).clauses]
+    made = maker(path.read_text(encoding="utf-8"), tmp_path / f"{path.stem}{'.docx' if maker is make_docx else '.pdf'}")
+    got = [c.to_dict() for c in segment_file(made).clauses]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "span"} for r in rows]  # noqa: E731
+    assert strip(got) == strip(expected)
+
+
+def test_gb18030_text_is_decoded():
+    text = seed("000").read_text(encoding="utf-8")
+    document = segment_bytes(text.encode("gb18030"), "plan.txt")
+    assert len(document.clauses) == 29 and document.doc == "plan"
+
+
+def test_cli_jsonl_over_all_seeds():
+    result = run_cli("segment", *[str(p) for p in SEEDS], "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == sum(len(v) for v in EXPECTED.values())
+    required = {"id", "doc", "number", "section", "title", "text", "departments", "lead_departments", "span"}
+    assert all(required <= row.keys() for row in rows)
+
+
+def test_cli_table():
+    result = run_cli("segment", str(seed("000")), "--format", "table")
+    assert result.returncode == 0
+    assert "29 clauses" in result.stdout and "推进学前教育普及普惠发展" in result.stdout
+
+
+def test_cli_bad_files_reported_and_others_processed(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(bytes(range(256)) * 20)
+    unknown = tmp_path / "plan.rtf"
+    unknown.write_text("1.推进工作。", encoding="utf-8")
+    no_items = tmp_path / "prose.txt"
+    no_items.write_text("这是一段没有编号的文字。", encoding="utf-8")
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"a" * (10 * 1024 * 1024 + 1))
+    broken_docx = tmp_path / "broken.docx"
+    broken_docx.write_bytes(b"not a zip")
+    bad = [empty, binary, unknown, no_items, huge, broken_docx, tmp_path / "missing.txt"]
+    result = run_cli("segment", *map(str, bad), str(seed("004")))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == len(bad)
+    for path, line in zip(bad, errors):
+        assert line.startswith(f"clausemap: error: {path}: ")
+    assert len(result.stdout.splitlines()) == 8  # seed 004 still processed
+
+
+def test_segment_bytes_errors_name_the_upload():
+    with pytest.raises(InputFileError, match="upload.pdf"):
+        segment_bytes(b"%PDF-1.4 garbage", "upload.pdf")
+    with pytest.raises(InputFileError, match="unknown extension"):
+        segment_bytes(b"1.x", "upload.exe")

@@ -1,5 +1,152 @@
-"""Subcommands of this stage (filled in by its issue)."""
+"""`clausemap label init|push|pull` (Label Studio) and `clausemap data build` (exports -> dataset)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
 
 
 def register(subparsers) -> None:
-    pass
+    label = subparsers.add_parser(
+        "label",
+        help="set up, feed and collect the Label Studio annotation project",
+        description="Work with the annotation project in Label Studio. The connection comes from "
+        "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (or url:/api_key: in ~/.config/clausemap/label-studio.yaml).",
+    )
+    commands = label.add_subparsers(dest="label_command", metavar="COMMAND", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--project", required=True, metavar="NAME", help="the Label Studio project's title")
+    common.add_argument(
+        "--catalogue", metavar="PATH_OR_ID", help="department catalogue (default: labels/departments.yaml)"
+    )
+    common.add_argument("--studio-config", metavar="FILE", help="YAML file with url: and api_key: (env vars win)")
+
+    init = commands.add_parser(
+        "init", parents=[common], help="create the project, or update its labelling config",
+        description="Create the project, or update it if it exists, with a labelling config generated from "
+        "labels/taxonomy.yaml and the department catalogue.",
+    )  # fmt: skip
+    init.set_defaults(func=run_init)
+
+    push = commands.add_parser(
+        "push", parents=[common], help="import clauses as tasks (idempotent, keyed by clause id)",
+        description="Import clauses as tasks. Pushing the same clauses again creates nothing twice; a clause "
+        "whose text changed is updated in place. With --model, each task carries the model's prediction and "
+        "the least certain clauses come first.",
+    )  # fmt: skip
+    source = push.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--clauses", type=Path, metavar="FILE.jsonl", help="clauses from `clausemap segment --format jsonl`"
+    )
+    source.add_argument(
+        "plans", nargs="*", type=Path, default=[], metavar="PLAN_FILE", help="plan documents to segment"
+    )
+    push.add_argument("--model", type=Path, metavar="DIR", help="model artifact whose predictions pre-fill the tasks")
+    push.set_defaults(func=run_push)
+
+    pull = commands.add_parser(
+        "pull", parents=[common], help="export the project's annotations to data/annotations/",
+        description="Export the project (annotations with annotator and time) to a JSON file that "
+        "`clausemap data build` turns into dataset rows.",
+    )  # fmt: skip
+    pull.add_argument("--out", type=Path, metavar="FILE", help="default: data/annotations/<project>.json")
+    pull.set_defaults(func=run_pull)
+
+    data = subparsers.add_parser("data", help="build the training dataset from annotations")
+    data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
+    build = data_commands.add_parser(
+        "build", help="annotation exports -> data/dataset.jsonl + data/splits.json",
+        description="Read every Label Studio JSON export in the annotations folder and write the dataset rows "
+        "and leave-one-document-out folds (splits.json beside the dataset).",
+    )  # fmt: skip
+    build.add_argument("--annotations", type=Path, default=Path("data/annotations"), metavar="DIR")
+    build.add_argument("--out", type=Path, default=Path("data/dataset.jsonl"), metavar="FILE")
+    build.add_argument(
+        "--catalogue", metavar="PATH_OR_ID", help="department catalogue (default: labels/departments.yaml)"
+    )
+    build.set_defaults(func=run_build)
+
+
+def _vocabulary(args):
+    from labels.catalogue import find_catalogue
+    from labels.taxonomy import load_taxonomy
+
+    return load_taxonomy(), find_catalogue(args.catalogue)
+
+
+def _connect(args):
+    from labels.studio.connection import connect
+
+    return connect(args.studio_config)
+
+
+def run_init(args) -> int:
+    from labels.studio.project import init_project
+
+    taxonomy, catalogue = _vocabulary(args)
+    done, project = init_project(_connect(args), args.project, taxonomy, catalogue)
+    print(
+        f"project {args.project!r} (id {project.id}) {done}: {len(taxonomy.ids)} categories, "
+        f"{len(catalogue.departments)} departments"
+    )
+    return 0
+
+
+def run_push(args) -> int:
+    from clausemap.errors import ClausemapError
+    from labels.studio.project import require_current_project
+    from labels.studio.push import clauses_from_plans, push, read_clauses_jsonl
+
+    if not args.clauses and not args.plans:
+        raise ClausemapError("give --clauses FILE.jsonl or plan files to push")
+    taxonomy, catalogue = _vocabulary(args)
+    clauses = read_clauses_jsonl(args.clauses) if args.clauses else clauses_from_plans(args.plans)
+    studio = _connect(args)  # before loading the model: a wrong URL or project fails at once
+    project = require_current_project(studio, args.project, taxonomy, catalogue)
+    pipeline = None
+    if args.model:
+        from training.pipeline import load_pipeline
+
+        pipeline = load_pipeline(args.model, catalogue=catalogue)
+    report = push(studio, project, clauses, catalogue, pipeline)
+    print(
+        f"project {args.project!r}: {len(report.created)} tasks created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged"
+        + (f"; model {pipeline.model_version}: {report.predicted} new predictions" if pipeline else "")
+    )
+    if report.updated_annotated:
+        print(
+            f"note: the text changed under existing annotations of {', '.join(report.updated_annotated)}; review them"
+        )
+    if report.unknown_departments:
+        print(f"note: departments not in the catalogue were left out: {', '.join(sorted(report.unknown_departments))}")
+    return 0
+
+
+def run_pull(args) -> int:
+    from labels.studio.project import require_current_project
+    from labels.studio.pull import default_export_path, pull
+
+    taxonomy, catalogue = _vocabulary(args)
+    studio = _connect(args)
+    project = require_current_project(studio, args.project, taxonomy, catalogue)
+    out = args.out or default_export_path(args.project)
+    conversion = pull(studio, project, out, taxonomy, catalogue)
+    print(
+        f"wrote {out}: {len(conversion.rows) + len(conversion.dropped)} tasks, {len(conversion.rows)} dataset rows, "
+        f"{len(conversion.dropped)} without a usable annotation; next: clausemap data build"
+    )
+    return 0
+
+
+def run_build(args) -> int:
+    from labels.dataset import build_dataset
+
+    _, catalogue = _vocabulary(args)
+    report = build_dataset(args.annotations, args.out, catalogue=catalogue)
+    print(
+        f"wrote {args.out} ({report.rows} rows from {report.files} exports, {len(report.docs)} documents; "
+        f"{report.dropped} tasks without a usable annotation skipped) and {report.splits}"
+    )
+    return 0

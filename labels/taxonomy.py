@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from clausemap.errors import InputFileError
+from clausemap.fileio import read_yaml
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
 
@@ -76,13 +76,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
 
 @lru_cache(maxsize=8)
 def _load(path: str) -> Taxonomy:
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read taxonomy: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InputFileError(path, f"invalid YAML: {exc}", None if line is None else line + 1) from None
+    raw = read_yaml(path, "taxonomy")
     try:
         return Taxonomy.model_validate(raw)
     except ValidationError as exc:

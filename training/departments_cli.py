@@ -1,5 +1,162 @@
-"""Subcommands of this stage (filled in by its issue)."""
+"""`clausemap evaluate-departments`: leave-one-clause-out evaluation of the department suggester.
+
+Each clause with annotated departments is held out in turn; the suggester is fitted on the others and ranks the
+catalogue for it. The same run scores two references: the catalogue alone (a bureau with no history) and the
+baseline that ranks by category → catalogue owner only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from clausemap.errors import InputFileError
+from clausemap.paths import PROJECT_ROOT
+
+# Only the category signal: the clause's categories → the departments that own them in the catalogue.
+BASELINE_WEIGHTS = {"similar": 0.0, "category": 1.0, "keyword": 0.0, "prior": 0.0}
+
+
+@dataclass(frozen=True)
+class RankingMetrics:
+    recall_at_1: float  # share of a clause's true departments found at rank 1
+    recall_at_3: float  # ... found in the top 3
+    lead_accuracy: float  # the suggestion marked lead is a true lead department
+    mrr: float  # mean of 1 / rank of the first true department (0 when none is suggested)
+    n: int
 
 
 def register(subparsers) -> None:
-    pass
+    parser = subparsers.add_parser(
+        "evaluate-departments",
+        help="leave-one-clause-out evaluation of the department suggester",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument(
+        "--data", type=Path, default=PROJECT_ROOT / "data" / "dataset.jsonl", help="dataset JSONL (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="model artifact: its encoder gives the similarity embeddings and its classifier the categories "
+        "(default: character n-gram similarity and the dataset's annotated categories)",
+    )
+    parser.add_argument("--catalogue", help="department catalogue file or id (default: labels/departments.yaml)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args) -> int:
+    from labels.catalogue import find_catalogue
+    from training.departments import read_dataset_rows
+
+    catalogue = find_catalogue(args.catalogue)
+    rows = read_dataset_rows(args.data)
+    annotated, unknown = annotated_rows(rows, catalogue)
+    if unknown:
+        print(f"note: department names not in catalogue {catalogue.id} ignored: {', '.join(unknown)}", file=sys.stderr)
+    if not annotated:
+        raise InputFileError(args.data, f"no clause has departments from catalogue {catalogue.id!r}")
+
+    texts = [r["text"] for r in annotated]
+    if args.model is not None:
+        from training.inference import load_predictor
+
+        predictor = load_predictor(args.model)
+        category_scores = [dict(p.scores) for p in predictor.predict(texts)]
+        embed, embeddings = predictor.embed, predictor.embed(texts)
+        sources = {"categories": f"predicted by {predictor.model_version}", "similarity": "model encoder"}
+    else:
+        if not any("categories" in r for r in annotated):
+            raise InputFileError(args.data, "rows have no 'categories'; annotate them or give --model to predict them")
+        category_scores = [{c: 1.0 for c in r.get("categories") or []} for r in annotated]
+        embed, embeddings = None, None
+        sources = {"categories": "annotated in the dataset", "similarity": "character n-grams"}
+
+    report = {
+        **asdict(evaluate_leave_one_out(annotated, catalogue, category_scores, embed, embeddings)),
+        "catalogue_only": asdict(evaluate_without_history(annotated, catalogue, category_scores)),
+        "baseline": asdict(evaluate_without_history(annotated, catalogue, category_scores, BASELINE_WEIGHTS)),
+        "catalogue": catalogue.id,
+        **sources,
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(format_report(report, args.data))
+    return 0
+
+
+def evaluate_leave_one_out(rows, catalogue, category_scores, embed=None, embeddings=None, weights=None):
+    """Hold out each row, fit on the rest, rank for the held-out one."""
+    from training.departments import DepartmentSuggester, SuggesterWeights
+
+    weights = SuggesterWeights(**(weights or {}))
+    ranked = []
+    for i, row in enumerate(rows):
+        rest = rows[:i] + rows[i + 1 :]
+        rest_embeddings = None if embeddings is None else [e for j, e in enumerate(embeddings) if j != i]
+        suggester = DepartmentSuggester(catalogue, embed=embed, weights=weights).fit(rest, rest_embeddings)
+        held_out = None if embeddings is None else embeddings[i : i + 1]
+        ranked.append(suggester.suggest([row["text"]], [category_scores[i]], held_out)[0])
+    return ranking_metrics(rows, ranked, catalogue)
+
+
+def evaluate_without_history(rows, catalogue, category_scores, weights=None):
+    """Rank with the catalogue alone, as for a bureau that has annotated nothing yet."""
+    from training.departments import DepartmentSuggester, SuggesterWeights
+
+    suggester = DepartmentSuggester(catalogue, weights=SuggesterWeights(**(weights or {})))
+    return ranking_metrics(rows, suggester.suggest([r["text"] for r in rows], category_scores), catalogue)
+
+
+def ranking_metrics(rows, ranked, catalogue) -> RankingMetrics:
+    recall1 = recall3 = lead_hits = reciprocal = 0.0
+    for row, suggestions in zip(rows, ranked, strict=True):
+        truth = {catalogue.resolve(n) for n in row["departments"]} - {None}
+        leads = {catalogue.resolve(n) for n in row.get("lead_departments") or row["departments"][:1]} - {None}
+        names = [s.name for s in suggestions]
+        recall1 += len(truth & set(names[:1])) / len(truth)
+        recall3 += len(truth & set(names[:3])) / len(truth)
+        lead_hits += any(s.lead and s.name in leads for s in suggestions)
+        first = next((rank for rank, name in enumerate(names, 1) if name in truth), None)
+        reciprocal += 1 / first if first else 0.0
+    n = len(rows)
+    return RankingMetrics(
+        round(recall1 / n, 4), round(recall3 / n, 4), round(lead_hits / n, 4), round(reciprocal / n, 4), n
+    )
+
+
+def annotated_rows(rows: list[dict], catalogue) -> tuple[list[dict], list[str]]:
+    """Rows with at least one department known to the catalogue, and the names it does not know."""
+    unknown: list[str] = []
+    annotated = []
+    for row in rows:
+        names = row.get("departments") or []
+        for name in names:
+            if catalogue.resolve(name) is None and name not in unknown:
+                unknown.append(name)
+        if any(catalogue.resolve(n) for n in names):
+            annotated.append(row)
+    return annotated, unknown
+
+
+def format_report(report: dict, data: Path) -> str:
+    lines = [
+        f"{report['n']} clauses with annotated departments in {data}, leave-one-clause-out; "
+        f"catalogue {report['catalogue']}",
+        f"categories: {report['categories']}; similarity: {report['similarity']}",
+        "",
+        f"{'':34}{'recall@1':>10}{'recall@3':>10}{'lead acc':>10}{'MRR':>8}",
+    ]
+    for label, m in [
+        ("suggester (history + catalogue)", report),
+        ("catalogue only (no history)", report["catalogue_only"]),
+        ("baseline (category → owner)", report["baseline"]),
+    ]:
+        lines.append(
+            f"{label:34}{m['recall_at_1']:>10.3f}{m['recall_at_3']:>10.3f}{m['lead_accuracy']:>10.3f}{m['mrr']:>8.3f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,224 @@
+"""Label Studio JSON exports -> dataset rows (data/dataset.jsonl) and leave-one-document-out folds.
+
+`clausemap data build` reads every export in data/annotations/ (written by `clausemap label pull` or by
+hand in the same format) and writes the dataset every training stage reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from clausemap.errors import ClausemapError, InputFileError
+from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, SECTION_SEPARATOR
+
+
+class AnnotationError(ClausemapError):
+    """An annotated task that cannot become a dataset row; the message names the task."""
+
+
+@dataclass
+class Conversion:
+    rows: list[dict]
+    dropped: list[str] = field(default_factory=list)  # tasks with no usable annotation, "task <id> (<clause>)"
+
+
+def rows_from_export(tasks: list[dict]) -> list[dict]:
+    """Dataset rows for the annotated tasks of a Label Studio JSON export (see convert_export)."""
+    return convert_export(tasks).rows
+
+
+def convert_export(tasks: list[dict], taxonomy=None, catalogue=None) -> Conversion:
+    """Convert export tasks into dataset rows, sorted by document then clause order.
+
+    Cancelled/skipped annotations are not training data; of several annotations on a task a
+    ground-truth one wins, else the latest. Tasks left without a usable annotation are dropped and
+    listed in `dropped`. Unknown categories or departments raise AnnotationError.
+    """
+    if taxonomy is None:
+        from labels.taxonomy import load_taxonomy
+
+        taxonomy = load_taxonomy()
+    if catalogue is None:
+        from labels.catalogue import load_catalogue
+
+        catalogue = load_catalogue()
+    rows, dropped = [], []
+    for task in tasks:
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            raise AnnotationError("an export entry is not a task object with a 'data' field")
+        annotation = chosen_annotation(task)
+        if annotation is None:
+            dropped.append(_task_ref(task))
+            continue
+        rows.append(_row(task, annotation, taxonomy, catalogue))
+    rows.sort(key=clause_order)
+    return Conversion(rows, dropped)
+
+
+def chosen_annotation(task: dict) -> dict | None:
+    """The annotation that counts for a task: not cancelled; ground truth first, then the latest."""
+    usable = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+    if not usable:
+        return None
+    pool = [a for a in usable if a.get("ground_truth")] or usable
+    return max(pool, key=lambda a: (_timestamp(a.get("updated_at") or a.get("created_at")), a.get("id") or 0))
+
+
+def clause_order(row: dict) -> tuple:
+    """Sort key: document, then the clause's position ("<doc>-<n>"), then the id itself."""
+    suffix = row["id"].removeprefix(f"{row['doc']}-")
+    return (row["doc"], int(suffix) if suffix.isdigit() else float("inf"), row["id"])
+
+
+def _row(task: dict, annotation: dict, taxonomy, catalogue) -> dict:
+    data = task["data"]
+    ref = _task_ref(task)
+    if not data.get("clause_id") or not data.get("doc"):
+        raise AnnotationError(f"{ref}: task data lacks clause_id or doc")
+    chosen = _choices(annotation, CATEGORIES_NAME)
+    unknown = [c for c in chosen if c not in taxonomy.ids]
+    if unknown:
+        raise AnnotationError(f"{ref}: unknown category {', '.join(map(repr, unknown))} (not in the taxonomy)")
+    if not chosen:
+        raise AnnotationError(f"{ref}: the annotation has no categories")
+    if taxonomy.fallback_id in chosen and len(set(chosen)) > 1:
+        raise AnnotationError(f"{ref}: '{taxonomy.fallback_id}' is given only when no other category applies")
+
+    # Departments the annotator chose; without that choice, those stated in the plan (task data).
+    departments = _resolve(_choices(annotation, DEPARTMENTS_NAME) or data.get("departments") or [], catalogue, ref)
+    lead = [d for d in _resolve(data.get("lead_departments") or [], catalogue, ref) if d in departments]
+    section = data.get("section") or []
+    return {
+        "id": data["clause_id"],
+        "doc": data["doc"],
+        "number": str(data.get("number") or ""),
+        "section": section.split(SECTION_SEPARATOR) if isinstance(section, str) else list(section),
+        "title": data.get("title") or "",
+        "text": data.get("text") or "",
+        "categories": [c for c in taxonomy.ids if c in chosen],
+        "departments": lead + [d for d in departments if d not in lead],
+        "lead_departments": lead,
+    }
+
+
+def _choices(annotation: dict, from_name: str) -> list[str]:
+    values: list[str] = []
+    for item in annotation.get("result") or []:
+        if item.get("from_name") == from_name:
+            for value in (item.get("value") or {}).get("choices") or []:
+                if value not in values:
+                    values.append(value)
+    return values
+
+
+def _resolve(names: list[str], catalogue, ref: str) -> list[str]:
+    resolved: list[str] = []
+    for name in names:
+        canonical = catalogue.resolve(name)
+        if canonical is None:
+            raise AnnotationError(f"{ref}: unknown department {name!r} (not in the department catalogue)")
+        if canonical not in resolved:
+            resolved.append(canonical)
+    return resolved
+
+
+def _task_ref(task: dict) -> str:
+    clause = (task.get("data") or {}).get("clause_id") if isinstance(task, dict) else None
+    return f"task {task.get('id', '?')}" + (f" ({clause})" if clause else "")
+
+
+def _timestamp(value) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+# --- clausemap data build ------------------------------------------------------------------------
+
+
+@dataclass
+class BuildReport:
+    rows: int
+    docs: list[str]
+    files: int
+    dropped: int
+    splits: Path
+
+
+def load_export(path: Path) -> list[dict]:
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputFileError(path, f"not a Label Studio JSON export ({exc})") from None
+    if not isinstance(tasks, list):
+        raise InputFileError(path, "not a Label Studio JSON export (expected a list of tasks)")
+    return tasks
+
+
+def build_dataset(
+    annotations: Path, out: Path, splits: Path | None = None, taxonomy=None, catalogue=None
+) -> BuildReport:
+    """Read every *.json export under `annotations`, write the dataset rows and the folds atomically."""
+    annotations, out = Path(annotations), Path(out)
+    splits = Path(splits) if splits else out.with_name("splits.json")
+    if not annotations.is_dir():
+        raise InputFileError(annotations, "no such annotations folder")
+    files = sorted(annotations.glob("*.json"))
+    if not files:
+        raise InputFileError(annotations, "no *.json Label Studio exports in this folder")
+    rows, dropped, seen = [], 0, {}
+    for path in files:
+        try:
+            conversion = convert_export(load_export(path), taxonomy, catalogue)
+        except AnnotationError as exc:
+            raise InputFileError(path, str(exc)) from None
+        for row in conversion.rows:
+            if row["id"] in seen:
+                raise InputFileError(path, f"clause {row['id']} is also annotated in {seen[row['id']]}")
+            seen[row["id"]] = path.name
+        rows += conversion.rows
+        dropped += len(conversion.dropped)
+    if not rows:
+        raise InputFileError(annotations, "no usable annotations in any export")
+    rows.sort(key=clause_order)
+    docs = sorted({r["doc"] for r in rows})
+    folds = {"folds": [{"name": doc, "test_docs": [doc]} for doc in docs]}
+    write_atomically(
+        {
+            out: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+            splits: json.dumps(folds, ensure_ascii=False, indent=2) + "\n",
+        }
+    )
+    return BuildReport(rows=len(rows), docs=docs, files=len(files), dropped=dropped, splits=splits)
+
+
+def write_atomically(contents: dict[Path, str]) -> None:
+    """Write each file to a temporary sibling first and rename only when all are written, so a
+    failure never leaves a half-written file behind."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, text in contents.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temps.append((tmp, path))
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; the dataset is an ordinary shared file
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise ClausemapError(f"cannot write {exc.filename or 'output'}: {exc.strerror}") from None
+    finally:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

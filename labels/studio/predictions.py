@@ -1,0 +1,48 @@
+"""Model output -> Label Studio predictions, shared by `clausemap label push --model` and the ML backend.
+
+A prediction pre-fills both choice blocks of the labelling config. Its score is the confidence of the
+model's least sure category decision, so sorting by it puts the clauses the model is least sure about first.
+"""
+
+from __future__ import annotations
+
+from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, TEXT_NAME
+
+MAX_PRESELECTED_DEPARTMENTS = 3
+# A department is pre-selected when its score is at least this share of the best one's.
+DEPARTMENT_SCORE_SHARE = 0.5
+
+
+def confidence(scores: dict[str, float]) -> float:
+    """How sure the model is of its whole category decision: its least sure yes/no, in [0.5, 1]."""
+    return min((max(p, 1.0 - p) for p in scores.values()), default=0.0)
+
+
+def preselected_departments(suggestions) -> list:
+    """The suggestions worth pre-selecting: the lead ones, then close runners-up (ranked input)."""
+    ranked = sorted(suggestions, key=lambda s: (not s.lead, -s.score))
+    if not ranked:
+        return []
+    top = max(s.score for s in ranked)
+    chosen = [s for s in ranked if s.lead or s.score >= DEPARTMENT_SCORE_SHARE * top]
+    return chosen[:MAX_PRESELECTED_DEPARTMENTS]
+
+
+def _choices(from_name: str, values: list[str], score: float) -> dict:
+    return {
+        "from_name": from_name,
+        "to_name": TEXT_NAME,
+        "type": "choices",
+        "value": {"choices": values},
+        "score": round(score, 4),
+    }
+
+
+def prediction(result, model_version: str, categories: list[str], departments: list[str]) -> dict:
+    """A Label Studio prediction for one ClauseResult, restricted to the choices the project offers."""
+    score = confidence(result.scores)
+    items = [_choices(CATEGORIES_NAME, [c for c in result.labels if c in categories], score)]
+    depts = [s for s in preselected_departments(result.departments or []) if s.name in departments]
+    if depts:
+        items.append(_choices(DEPARTMENTS_NAME, [s.name for s in depts], min(s.score for s in depts)))
+    return {"model_version": model_version, "score": round(score, 4), "result": items}

@@ -1,0 +1,35 @@
+"""`clausemap label pull`: a project's export, with annotator names, saved for `clausemap data build`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from clausemap.errors import ClausemapError
+from labels.dataset import AnnotationError, Conversion, convert_export, write_atomically
+
+
+def default_export_path(project: str) -> Path:
+    return Path("data/annotations") / (re.sub(r"[^\w.-]+", "_", project).strip("._") or "project") + ".json"
+
+
+def pull(studio, project, out: Path, taxonomy, catalogue) -> Conversion:
+    """Export the project, check it converts into dataset rows, then write it atomically to `out`.
+
+    The export keeps Label Studio's provenance (completed_by, created_at, updated_at) and gains each
+    annotation's annotator email, so the saved file says who labelled what and when.
+    """
+    tasks = studio.export(project.id)
+    emails = studio.user_emails()
+    for task in tasks:
+        for annotation in task.get("annotations") or []:
+            by = annotation.get("completed_by")
+            user_id = by.get("id") if isinstance(by, dict) else by
+            annotation["annotator"] = emails.get(user_id, user_id)
+    try:
+        conversion = convert_export(tasks, taxonomy, catalogue)
+    except AnnotationError as exc:
+        raise ClausemapError(f"project {project.title!r}: {exc}; nothing was written") from None
+    write_atomically({Path(out): json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"})
+    return conversion

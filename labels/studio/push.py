@@ -1,0 +1,154 @@
+"""`clausemap label push`: clauses in, Label Studio tasks out, keyed by clause id and idempotent.
+
+A clause already in the project with the same data is left alone; one whose data changed is updated in
+place (its old predictions, made for the old text, are removed). With a model, every new or changed task
+gets a prediction, and new tasks are imported least-confident first so annotators meet them first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clausemap.errors import ClausemapError, InputFileError
+from clausemap.fileio import read_jsonl_objects
+from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, SECTION_SEPARATOR, config_choices
+from labels.studio.predictions import prediction
+
+IMPORT_BATCH = 200
+
+
+@dataclass
+class PushReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    predicted: int = 0
+    updated_annotated: list[str] = field(default_factory=list)  # changed text under existing annotations
+    unknown_departments: set[str] = field(default_factory=set)
+
+
+def read_clauses_jsonl(path: Path) -> list[dict]:
+    """Clauses as `clausemap segment --format jsonl` writes them (dataset rows work too)."""
+    clauses = []
+    for number, clause in read_jsonl_objects(path):
+        if not all(isinstance(clause.get(k), str) and clause[k] for k in ("id", "doc", "text")):
+            raise InputFileError(path, "a clause needs non-empty string fields id, doc and text", number)
+        clauses.append(clause)
+    if not clauses:
+        raise InputFileError(path, "no clauses in this file")
+    return clauses
+
+
+def clauses_from_plans(paths: list[Path]) -> list[dict]:
+    from clausemap.clauses import segment_file
+
+    return [clause.to_dict() for path in paths for clause in segment_file(path).clauses]
+
+
+def task_data(clause: dict, catalogue, unknown: set[str]) -> dict:
+    """The task data of one clause (the labelling config's $text, $doc, $section and the key clause_id)."""
+    section = clause.get("section") or []
+    data = {
+        "clause_id": clause["id"],
+        "text": clause["text"],
+        "doc": clause["doc"],
+        "section": section if isinstance(section, str) else SECTION_SEPARATOR.join(section),
+        "number": str(clause.get("number") or ""),
+        "title": clause.get("title") or "",
+    }
+    # Departments stated in the plan, as catalogue names; a name the catalogue lacks is left out.
+    for key in ("departments", "lead_departments"):
+        names = []
+        for written in clause.get(key) or []:
+            name = catalogue.resolve(written)
+            if name is None:
+                unknown.add(written)
+            elif name not in names:
+                names.append(name)
+        if names:
+            data[key] = names
+    return data
+
+
+def predict(pipeline, config_xml: str, tasks: list[dict]) -> dict[str, dict]:
+    """clause id -> the pipeline's prediction, limited to the choices the project's config offers."""
+    offered = config_choices(config_xml)
+    results = pipeline.classify([d["text"] for d in tasks]) if tasks else []
+    return {
+        data["clause_id"]: prediction(
+            result, pipeline.model_version, offered.get(CATEGORIES_NAME, []), offered.get(DEPARTMENTS_NAME, [])
+        )
+        for data, result in zip(tasks, results, strict=True)
+    }
+
+
+def push(studio, project, clauses: list[dict], catalogue, pipeline=None) -> PushReport:
+    report = PushReport()
+    seen: set[str] = set()
+    for clause in clauses:
+        if clause["id"] in seen:
+            raise ClausemapError(f"clause {clause['id']} appears twice in the input; clause ids must be unique")
+        seen.add(clause["id"])
+    wanted = [task_data(c, catalogue, report.unknown_departments) for c in clauses]
+    existing = {}
+    for task in studio.tasks(project.id):
+        clause_id = (task.data or {}).get("clause_id")
+        if clause_id:
+            existing[clause_id] = task
+
+    new, changed, unpredicted = [], [], []
+    version = pipeline.model_version if pipeline is not None else None
+    for data in wanted:
+        task = existing.get(data["clause_id"])
+        if task is None:
+            new.append(data)
+        elif dict(task.data) != data:
+            changed.append((task, data))
+        else:
+            report.unchanged.append(data["clause_id"])
+            if version is not None and version not in _prediction_versions(task):
+                unpredicted.append((task, data))
+
+    predictions: dict[str, dict] = {}
+    if pipeline is not None:
+        predictions = predict(pipeline, project.label_config, new + [data for _, data in changed + unpredicted])
+        # Least sure first: Label Studio serves tasks in import order.
+        new.sort(key=lambda d: predictions[d["clause_id"]]["score"])
+        report.predicted = len(predictions)
+
+    with studio.errors(f"importing tasks into {project.title!r}"):
+        for start in range(0, len(new), IMPORT_BATCH):
+            batch = new[start : start + IMPORT_BATCH]
+            payload = [
+                {"data": d, **({"predictions": [predictions[d["clause_id"]]]} if predictions else {})} for d in batch
+            ]
+            studio.client.projects.import_tasks(project.id, request=payload)
+            report.created += [d["clause_id"] for d in batch]
+
+    with studio.errors(f"updating tasks in {project.title!r}"):
+        for task, data in changed:
+            studio.client.tasks.update(str(task.id), data=data)
+            for old in task.predictions or []:
+                studio.client.predictions.delete(_field(old, "id"))
+            if data["clause_id"] in predictions:
+                studio.client.predictions.create(task=task.id, **predictions[data["clause_id"]])
+            report.updated.append(data["clause_id"])
+            if task.annotations:
+                report.updated_annotated.append(data["clause_id"])
+        for task, data in unpredicted:
+            studio.client.predictions.create(task=task.id, **predictions[data["clause_id"]])
+
+    if pipeline is not None:
+        # The project shows this model's predictions as pre-annotations.
+        with studio.errors("setting the project's model version"):
+            studio.client.projects.update(project.id, model_version=pipeline.model_version)
+    return report
+
+
+def _field(item, name: str):
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def _prediction_versions(task) -> set[str]:
+    return {_field(p, "model_version") for p in task.predictions or []}

@@ -1,0 +1,123 @@
+"""Retraining from a Label Studio project, in the background, for the ML backend's /webhook.
+
+A request never trains: it queues a job; one worker thread runs the jobs one at a time. Requests that
+arrive while a job is still queued join that job, so a burst of annotations causes one retrain, not many.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from clausemap.paths import PROJECT_ROOT, cache_dir
+
+log = logging.getLogger("clausemap.retrain")
+
+BASE_DATASET = PROJECT_ROOT / "data" / "dataset.jsonl"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class TrainJob:
+    id: str
+    project: int
+    status: str = "queued"  # queued | running | done | skipped | failed
+    model_version: str | None = None  # the new model's, once done
+    detail: str | None = None
+    queued_at: str = field(default_factory=_now)
+    finished_at: str | None = None
+
+
+class Retrainer:
+    """Runs `retrain(project_id)` jobs one at a time in a daemon thread.
+
+    `retrain` returns the new pipeline, or None when there is nothing to train on; `on_trained` receives
+    each new pipeline (the service swaps it in).
+    """
+
+    def __init__(self, retrain: Callable[[int], Any], on_trained: Callable[[Any], None]):
+        self._retrain = retrain
+        self._on_trained = on_trained
+        self._lock = threading.Lock()
+        self._jobs: dict[str, TrainJob] = {}
+        self._queue: list[TrainJob] = []
+        self._worker: threading.Thread | None = None
+
+    def request(self, project_id: int) -> TrainJob:
+        with self._lock:
+            for job in self._queue:
+                if job.project == project_id:
+                    return job
+            job = TrainJob(id=uuid.uuid4().hex[:12], project=project_id)
+            self._jobs[job.id] = job
+            self._queue.append(job)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="clausemap-retrain", daemon=True)
+                self._worker.start()
+            return job
+
+    def get(self, job_id: str) -> TrainJob | None:
+        return self._jobs.get(job_id)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._worker = None
+                    return
+                job = self._queue.pop(0)
+                job.status = "running"
+            self._run(job)
+
+    def _run(self, job: TrainJob) -> None:
+        try:
+            pipeline = self._retrain(job.project)
+            if pipeline is None:
+                job.status, job.detail = "skipped", "the project has no usable annotations yet"
+            else:
+                self._on_trained(pipeline)
+                job.status, job.model_version = "done", pipeline.model_version
+        except Exception as exc:  # reported by the job status; the service keeps its current model
+            log.exception("retrain for project %s failed", job.project)
+            job.status, job.detail = "failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        job.finished_at = _now()
+
+
+def merged_rows(base: list[dict], annotated: list[dict]) -> list[dict]:
+    """The base dataset with the project's annotations added; an annotated clause replaces its base row."""
+    ids = {r["id"] for r in annotated}
+    return [r for r in base if r["id"] not in ids] + annotated
+
+
+def retrain_from_studio(studio, project_id: int, pipeline, output_root: Path | None = None) -> Any:
+    """Fine-tune the serving model's recipe on data/dataset.jsonl (when present) plus the project's
+    annotations; returns the new ClausePipeline, or None when the project has no usable annotation."""
+    from labels.dataset import convert_export
+    from training.config import validate_config
+    from training.data import Example
+    from training.departments import read_dataset_rows
+    from training.pipeline import load_pipeline, write_history
+    from training.train import train
+
+    annotated = convert_export(studio.export(project_id), pipeline.taxonomy, pipeline.catalogue).rows
+    if not annotated:
+        return None
+    base = read_dataset_rows(BASE_DATASET) if BASE_DATASET.is_file() else []
+    rows = merged_rows(base, annotated)
+    meta = pipeline.predictor.meta
+    config = validate_config(meta["config"], f"model {pipeline.model_version}")
+    output = Path(output_root or cache_dir() / "retrained") / f"project{project_id}-{uuid.uuid4().hex[:8]}"
+    examples = [Example(id=r["id"], doc=r["doc"], text=r["text"], categories=tuple(r["categories"])) for r in rows]
+    train(config, output, examples)
+    write_history(output, [r for r in rows if r.get("departments")] or pipeline.history.rows)
+    log.info("retrained on %d rows (%d from project %s) into %s", len(rows), len(annotated), project_id, output)
+    return load_pipeline(output, catalogue=pipeline.catalogue)

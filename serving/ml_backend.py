@@ -1,0 +1,194 @@
+"""The Label Studio ML backend protocol on the serving app: connect the service to a project by its URL.
+
+GET /health, POST /setup (-> model_version), POST /predict (tasks in, {"results": [...]} out, in the
+labelling config's names), POST /webhook (annotation events and Start Training queue a retrain in the
+background; the request returns at once) and GET /webhook/jobs/{id} (that retrain's status).
+The app mounts this router behind its API key check (Label Studio sends it as Basic auth).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from clausemap.errors import ClausemapError
+from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, TEXT_NAME, config_choices, config_mismatch
+from labels.studio.connection import Studio, StudioSettings, load_settings
+from labels.studio.predictions import prediction
+from labels.studio.retrain import Retrainer, TrainJob, retrain_from_studio
+from serving.api import check_limits
+from serving.deps import get_pipeline, get_settings
+from serving.runtime import ModelState, SerializedPipeline
+from serving.settings import ServingSettings
+
+TRAIN_ACTIONS = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED", "START_TRAINING"}
+
+router = APIRouter(tags=["Label Studio ML backend"])
+
+
+class _LabelStudioBody(BaseModel):
+    model_config = ConfigDict(extra="allow")  # Label Studio adds fields between versions
+
+
+class SetupRequest(_LabelStudioBody):
+    project: str | None = Field(None, description='"<project id>.<created timestamp>"')
+    schema_: str | None = Field(None, alias="schema", description="the project's labelling config")
+    hostname: str | None = Field(None, description="Label Studio's URL, for fetching annotations")
+    access_token: str | None = Field(None, description="a Label Studio API token, for fetching annotations")
+
+
+class SetupResponse(BaseModel):
+    model_version: str
+
+
+class Task(_LabelStudioBody):
+    id: int | None = None
+    data: dict[str, Any]
+
+
+class PredictRequest(_LabelStudioBody):
+    tasks: list[Task] = Field(min_length=1)
+    project: str | None = None
+    label_config: str | None = None
+
+
+class PredictResponse(BaseModel):
+    results: list[dict[str, Any]] = Field(description="one prediction per task, in task order")
+    model_version: str
+
+
+class WebhookEvent(_LabelStudioBody):
+    action: str
+    project: dict[str, Any] | int | None = None
+
+
+class WebhookResponse(BaseModel):
+    status: str = Field(description='"ignored", or the retrain job\'s status')
+    job: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    model_class: str = "clausemap"
+    model_version: str | None = None
+
+
+def project_id(value: str | int | dict | None) -> int | None:
+    """Label Studio names a project as an id, "<id>.<timestamp>" or a serialized project."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    try:
+        return int(str(value).split(".")[0]) if value is not None else None
+    except ValueError:
+        return None
+
+
+def setup_connections(app) -> dict[int, Any]:
+    """Project id -> the Label Studio URL and token it sent to /setup (kept in memory only)."""
+    if getattr(app.state, "ml_connections", None) is None:
+        app.state.ml_connections = {}
+    return app.state.ml_connections
+
+
+def get_retrainer(request: Request) -> Retrainer:
+    """One Retrainer per app, made on first use; a finished retrain swaps the app's model."""
+    app = request.app
+    if getattr(app.state, "ml_retrainer", None) is None:
+        state: ModelState = app.state.model
+        connections = setup_connections(app)
+
+        def retrain(project: int):
+            try:
+                settings = load_settings()  # LABEL_STUDIO_URL / _API_KEY of the service, when set
+            except ClausemapError:
+                settings = connections.get(project)  # else what Label Studio sent to /setup
+                if settings is None:
+                    raise ClausemapError(
+                        "no Label Studio connection: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for the service"
+                    ) from None
+            if state.pipeline is None:
+                raise ClausemapError("no model is loaded, so there is nothing to retrain")
+            return retrain_from_studio(Studio(settings), project, state.pipeline)
+
+        def swap(pipeline) -> None:
+            state.pipeline = SerializedPipeline(pipeline)
+
+        app.state.ml_retrainer = Retrainer(retrain, swap)
+    return app.state.ml_retrainer
+
+
+@router.get("/health", response_model=Health, responses={503: {"description": "the model is not loaded"}})
+async def health(pipeline: SerializedPipeline = Depends(get_pipeline)) -> Health:
+    """Label Studio's connection check: UP once the model is loaded."""
+    return Health(status="UP", model_version=pipeline.model_version)
+
+
+@router.post("/setup", response_model=SetupResponse)
+async def setup(
+    body: SetupRequest, request: Request, pipeline: SerializedPipeline = Depends(get_pipeline)
+) -> SetupResponse:
+    """Check the project's labelling config and answer with the model version."""
+    if body.schema_:
+        problem = config_mismatch(body.schema_, pipeline.taxonomy)
+        if problem:
+            raise HTTPException(422, f"the project's labelling config does not fit clausemap ({problem}); "
+                                "create the project with `clausemap label init`")  # fmt: skip
+    pid = project_id(body.project)
+    if pid is not None and body.hostname and body.access_token:
+        try:
+            setup_connections(request.app)[pid] = StudioSettings(url=body.hostname, api_key=body.access_token)
+        except ValueError:
+            pass  # an unusable hostname only matters for retraining, which reports it
+    return SetupResponse(model_version=pipeline.model_version)
+
+
+@router.post("/predict", response_model=PredictResponse)
+async def predict(
+    body: PredictRequest,
+    pipeline: SerializedPipeline = Depends(get_pipeline),
+    settings: ServingSettings = Depends(get_settings),
+) -> PredictResponse:
+    """Predictions for Label Studio tasks: categories and departments, with scores and model_version."""
+    texts = []
+    for index, task in enumerate(body.tasks):
+        text = task.data.get(TEXT_NAME)
+        if not isinstance(text, str) or not text.strip():
+            raise HTTPException(422, f"tasks[{index}] (id {task.id}) has no data.{TEXT_NAME} to classify")
+        texts.append(text)
+    check_limits(texts, settings, what="tasks")
+    categories, departments = pipeline.taxonomy.ids, pipeline.catalogue.names
+    if body.label_config:
+        problem = config_mismatch(body.label_config, pipeline.taxonomy)
+        if problem:
+            raise HTTPException(422, f"label_config does not fit clausemap ({problem})")
+        offered = config_choices(body.label_config)
+        categories, departments = offered[CATEGORIES_NAME], offered.get(DEPARTMENTS_NAME, [])
+    results = await run_in_threadpool(pipeline.classify, texts)
+    version = pipeline.model_version
+    return PredictResponse(
+        results=[prediction(r, version, categories, departments) for r in results], model_version=version
+    )
+
+
+@router.post("/webhook", response_model=WebhookResponse)
+async def webhook(event: WebhookEvent, retrainer: Retrainer = Depends(get_retrainer)) -> WebhookResponse:
+    """Annotation created/updated or Start Training: queue a retrain and return at once."""
+    if event.action not in TRAIN_ACTIONS:
+        return WebhookResponse(status="ignored")
+    pid = project_id(event.project)
+    if pid is None:
+        raise HTTPException(422, f"{event.action} event without a project id")
+    job = retrainer.request(pid)
+    return WebhookResponse(status=job.status, job=job.id)
+
+
+@router.get("/webhook/jobs/{job_id}", response_model=TrainJob)
+async def train_job(job_id: str, retrainer: Retrainer = Depends(get_retrainer)) -> TrainJob:
+    """A retrain's status: queued, running, done (with the new model_version), skipped or failed."""
+    job = retrainer.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no retrain job {job_id}")
+    return job

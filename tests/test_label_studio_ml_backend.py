@@ -1,0 +1,223 @@
+"""The serving app as a Label Studio ML backend: the protocol itself, then connected to a real Label Studio."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from clausemap.clauses import segment_file
+from clausemap.paths import PROJECT_ROOT
+from labels.catalogue import load_catalogue
+from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, TEXT_NAME, label_config
+from labels.taxonomy import load_taxonomy
+from tests.fixtures.label_studio import free_port
+
+TAXONOMY = load_taxonomy()
+CATALOGUE = load_catalogue()
+SEED = PROJECT_ROOT / "seeds" / "000_ae45951577d4b07b.txt"
+API_KEY = "ml-backend-test-key"
+STARTUP_S = 120
+RETRAIN_S = 300
+
+
+@pytest.fixture(scope="module")
+def service(tiny_model_dir, tmp_path_factory):
+    """`clausemap serve` on the tiny model, behind an API key, with no Label Studio settings of its own."""
+    port = free_port()
+    work = tmp_path_factory.mktemp("ml-backend")
+    env = {**os.environ, "CLAUSEMAP_API_KEY": API_KEY, "CLAUSEMAP_CACHE": str(work / "cache")}
+    for key in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "CLAUSEMAP_MODEL"):
+        env.pop(key, None)
+    env["CLAUSEMAP_LS_CONFIG"] = str(work / "no-label-studio.yaml")
+    log = work / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "clausemap", "serve", "--model", str(tiny_model_dir), "--host", "127.0.0.1",
+             "--port", str(port)],
+            cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"clausemap serve exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"clausemap serve not ready after {STARTUP_S}s:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield httpx.Client(base_url=url, auth=("labelstudio", API_KEY), timeout=60)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def served_version(service) -> str:
+    return service.get("/health").json()["model_version"]
+
+
+def test_health_and_setup_report_the_model_version_behind_the_api_key(service, tiny_model_dir):
+    version = json.loads((tiny_model_dir / "clausemap.json").read_text(encoding="utf-8"))["model_version"]
+    assert httpx.get(service.base_url.join("/health")).status_code == 401
+    health = service.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "UP"
+    setup = service.post("/setup", json={"project": "7.1700000000", "schema": label_config(TAXONOMY, CATALOGUE)})
+    assert setup.status_code == 200 and setup.json() == {"model_version": version}
+
+
+def test_setup_refuses_a_labelling_config_that_does_not_fit(service):
+    foreign = (
+        '<View><Text name="text" value="$text"/>'
+        '<Choices name="sentiment" toName="text"><Choice value="positive"/></Choices></View>'
+    )
+    response = service.post("/setup", json={"project": "7.1", "schema": foreign})
+    assert response.status_code == 422 and 'no <Choices name="categories">' in response.json()["detail"]
+
+
+def test_predict_answers_in_the_configs_names_one_result_per_task(service):
+    clauses = segment_file(SEED).clauses[:3]
+    tasks = [{"id": n, "data": {"text": c.text, "clause_id": c.id}} for n, c in enumerate(clauses, 1)]
+    response = service.post("/predict", json={"tasks": tasks, "label_config": label_config(TAXONOMY, CATALOGUE)})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["results"]) == 3 and body["model_version"] == served_version(service)
+    for prediction in body["results"]:
+        assert prediction["model_version"] == body["model_version"] and 0.5 <= prediction["score"] <= 1
+        names = {item["from_name"]: item for item in prediction["result"]}
+        assert names[CATEGORIES_NAME]["to_name"] == TEXT_NAME and names[CATEGORIES_NAME]["type"] == "choices"
+        assert set(names[CATEGORIES_NAME]["value"]["choices"]) <= set(TAXONOMY.ids)
+        if DEPARTMENTS_NAME in names:
+            assert set(names[DEPARTMENTS_NAME]["value"]["choices"]) <= set(CATALOGUE.names)
+
+
+def test_predict_offers_only_the_departments_the_project_has(service):
+    clause = segment_file(SEED).clauses[0]
+    narrow = label_config(TAXONOMY, CATALOGUE.model_copy(update={"departments": CATALOGUE.departments[:1]}))
+    body = service.post(
+        "/predict", json={"tasks": [{"id": 1, "data": {"text": clause.text}}], "label_config": narrow}
+    ).json()
+    for item in body["results"][0]["result"]:
+        if item["from_name"] == DEPARTMENTS_NAME:
+            assert item["value"]["choices"] == [CATALOGUE.names[0]]
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"tasks": [{"id": 4, "data": {"title": "no text"}}]}, "tasks[0] (id 4) has no data.text"),
+        ({"tasks": []}, "tasks"),
+        ({"tasks": [{"id": 1, "data": {"text": "x"}}], "label_config": "<View>"}, "not valid XML"),
+    ],
+)
+def test_predict_rejects_bad_requests_with_a_message(service, body, fragment):
+    response = service.post("/predict", json=body)
+    assert response.status_code == 422 and fragment in response.json()["detail"]
+
+
+def test_webhook_ignores_other_events_and_a_training_request_without_a_connection_fails_cleanly(service):
+    assert (
+        service.post("/webhook", json={"action": "TASKS_CREATED", "project": {"id": 1}}).json()["status"] == "ignored"
+    )
+    before = served_version(service)
+    # Start Training carries no `annotation`; without a known Label Studio connection the job fails and says why.
+    queued = service.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 999}})
+    assert queued.status_code == 200 and queued.json()["status"] in ("queued", "running")
+    job = wait_for_job(service, queued.json()["job"], 60)
+    assert job["status"] == "failed" and "LABEL_STUDIO_URL" in job["detail"]
+    assert served_version(service) == before
+    assert service.post("/webhook", json={"action": "START_TRAINING"}).status_code == 422
+
+
+def wait_for_job(service, job_id: str, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = service.get(f"/webhook/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.5)
+    pytest.fail(f"retrain job {job_id} still {job['status']} after {timeout_s}s")
+
+
+def wait_for_new_version(service, old: str, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        version = served_version(service)
+        if version != old:
+            return version
+        time.sleep(1)
+    pytest.fail(f"the model version stayed {old} for {timeout_s}s after a retrain was requested")
+
+
+# --- connected to a real Label Studio ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def connected(label_studio, service):
+    """A project with three seed clauses (no predictions yet) and the service connected as its ML backend."""
+    from labels.studio.connection import Studio, StudioSettings
+    from labels.studio.project import init_project
+    from labels.studio.push import clauses_from_plans, push
+
+    studio = Studio(StudioSettings(url=label_studio.url, api_key=label_studio.api_key))
+    _, project = init_project(studio, "clausemap ml backend", TAXONOMY, CATALOGUE)
+    push(studio, project, clauses_from_plans([SEED])[:3], CATALOGUE)
+    backend = studio.client.ml.create(
+        project=project.id, url=str(service.base_url).rstrip("/"), title="clausemap",
+        auth_method="BASIC_AUTH", basic_auth_user="labelstudio", basic_auth_pass=API_KEY,
+    )  # fmt: skip
+    return studio, project, backend
+
+
+@pytest.mark.label_studio
+def test_label_studio_connects_and_receives_predictions_for_a_task(connected, service):
+    studio, project, backend = connected
+    client = studio.client
+    assert client.ml.get(backend.id).state == "CO", client.ml.get(backend.id).error_message  # connected
+    [task] = [t for t in studio.tasks(project.id)][:1]
+    assert not task.predictions
+    client.actions.create(
+        id="retrieve_tasks_predictions", project=project.id, selected_items={"all": False, "included": [task.id]}
+    )
+    predictions = client.tasks.get(str(task.id)).predictions
+    assert len(predictions) == 1
+    assert predictions[0].model_version == served_version(service)
+    names = {item["from_name"]: item for item in predictions[0].result}
+    assert set(names[CATEGORIES_NAME]["value"]["choices"]) <= set(TAXONOMY.ids)
+
+
+@pytest.mark.label_studio
+def test_start_training_retrains_in_the_background_and_changes_the_model_version(connected, service):
+    studio, project, backend = connected
+    client = studio.client
+    tasks = studio.tasks(project.id)
+    for task, category in zip(tasks, TAXONOMY.specific_ids):
+        client.annotations.create(
+            task.id,
+            result=[
+                {
+                    "from_name": CATEGORIES_NAME,
+                    "to_name": TEXT_NAME,
+                    "type": "choices",
+                    "value": {"choices": [category]},
+                }
+            ],
+        )
+    before = served_version(service)
+    client.ml.train(backend.id)  # Label Studio sends START_TRAINING (no annotation) to /webhook
+    after = wait_for_new_version(service, before, RETRAIN_S)
+    assert after != before
+    assert service.post("/setup", json={"project": f"{project.id}.1"}).json()["model_version"] == after
+    clause = tasks[0].data["text"]
+    assert (
+        service.post("/predict", json={"tasks": [{"id": 1, "data": {"text": clause}}]}).json()["model_version"] == after
+    )

@@ -1,0 +1,155 @@
+"""The one inference path the service, `label push` and the Label Studio ML backend share.
+
+    pipeline = load_pipeline("models/default")
+    result = pipeline.classify(["推进学前教育普及普惠发展……"])[0]
+    result.labels          # ["preschool"]
+    result.departments[0]  # DepartmentSuggestion(name="基础教育科", score=…, lead=True, evidence=[…])
+
+Categories come from the model artifact (training.inference); departments from a DepartmentSuggester fitted on
+the annotated history, using the model's encoder for similarity.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clausemap.errors import InputFileError
+from clausemap.paths import PROJECT_ROOT
+from labels.catalogue import Catalogue, find_catalogue
+from labels.taxonomy import Taxonomy, load_taxonomy
+from training.departments import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights, read_dataset_rows
+
+# Optional files inside a model artifact. history.jsonl: dataset rows with departments the model was trained
+# alongside (without it, data/dataset.jsonl is the history); departments.yaml: the catalogue the model ships with.
+HISTORY_FILE = "history.jsonl"
+CATALOGUE_FILE = "departments.yaml"
+DEFAULT_HISTORY = PROJECT_ROOT / "data" / "dataset.jsonl"
+# Suggestions per clause in results: seed 000 names at most five sections for an item.
+MAX_SUGGESTIONS = 5
+
+
+@dataclass
+class ClauseResult:
+    text: str
+    scores: dict[str, float]  # every category id -> probability
+    labels: list[str]  # the categories given
+    departments: list[DepartmentSuggestion] = field(default_factory=list)  # best first; one marked lead
+
+
+class ClausePipeline:
+    """Categories and department suggestions for clause texts."""
+
+    def __init__(self, predictor: Any, suggester: DepartmentSuggester, taxonomy: Taxonomy, history: History):
+        self.predictor = predictor
+        self.suggester = suggester
+        self.taxonomy = taxonomy
+        self.history = history
+        self._others: dict[str, ClausePipeline] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.suggester.catalogue
+
+    @property
+    def model_version(self) -> str:
+        return self.predictor.model_version
+
+    def classify(self, texts: Sequence[str]) -> list[ClauseResult]:
+        texts = list(texts)
+        if not texts:
+            return []
+        predictions = self.predictor.predict(texts)
+        embeddings = self.predictor.embed(texts) if self.suggester.history else None
+        suggestions = self.suggester.suggest(texts, [p.scores for p in predictions], embeddings)
+        return [
+            ClauseResult(text, dict(p.scores), list(p.labels), ranked)
+            for text, p, ranked in zip(texts, predictions, suggestions, strict=True)
+        ]
+
+    def for_catalogue(self, catalogue: Catalogue | str | Path | None) -> ClausePipeline:
+        """The same model with another bureau's catalogue (by object, path or id); built once per catalogue."""
+        if catalogue is None:
+            return self
+        if not isinstance(catalogue, Catalogue):
+            catalogue = find_catalogue(catalogue)
+        if catalogue == self.catalogue:
+            return self
+        with self._lock:
+            if catalogue.id not in self._others:
+                suggester = fit_suggester(catalogue, self.predictor, self.history)
+                self._others[catalogue.id] = ClausePipeline(self.predictor, suggester, self.taxonomy, self.history)
+            return self._others[catalogue.id]
+
+
+@dataclass(frozen=True)
+class History:
+    """Annotated rows and their encoder embeddings (computed once, shared by every catalogue's suggester)."""
+
+    rows: list[dict]
+    embeddings: Any = None
+    source: str = "none"
+
+
+def load_pipeline(
+    model_dir: str | Path,
+    catalogue: Catalogue | str | Path | None = None,
+    history: Sequence[Mapping] | str | Path | None = None,
+) -> ClausePipeline:
+    """Load the model artifact and fit the department suggester.
+
+    catalogue: a Catalogue, a file path or a shipped id; default the artifact's departments.yaml, else
+    labels/departments.yaml. history: dataset rows (or a JSONL path) with departments; default the artifact's
+    history.jsonl, else data/dataset.jsonl when present, else none (catalogue-only suggestions).
+    """
+    from training.inference import load_predictor
+
+    model_dir = Path(model_dir)
+    predictor = load_predictor(model_dir)
+    if catalogue is None and (model_dir / CATALOGUE_FILE).is_file():
+        catalogue = model_dir / CATALOGUE_FILE
+    if not isinstance(catalogue, Catalogue):
+        catalogue = find_catalogue(catalogue)
+    rows, source = history_rows(model_dir, history)
+    embeddings = predictor.embed([r["text"] for r in rows]) if rows else None
+    history = History(rows, embeddings, source)
+    return ClausePipeline(predictor, fit_suggester(catalogue, predictor, history), load_taxonomy(), history)
+
+
+def fit_suggester(catalogue: Catalogue, predictor: Any, history: History) -> DepartmentSuggester:
+    """A suggester over `catalogue` whose similarity uses the predictor's encoder."""
+    weights = SuggesterWeights(max_suggestions=MAX_SUGGESTIONS)
+    return DepartmentSuggester(catalogue, embed=predictor.embed, weights=weights).fit(history.rows, history.embeddings)
+
+
+def history_rows(model_dir: Path, history: Sequence[Mapping] | str | Path | None = None) -> tuple[list[dict], str]:
+    """The annotated rows (with departments) the suggester learns from, and where they came from."""
+    if history is not None and not isinstance(history, (str, Path)):
+        return [dict(r) for r in history if r.get("departments")], "given rows"
+    if history is not None:
+        path = Path(history)
+    elif (model_dir / HISTORY_FILE).is_file():
+        path = model_dir / HISTORY_FILE
+    elif DEFAULT_HISTORY.is_file():
+        path = DEFAULT_HISTORY
+    else:
+        return [], "none"
+    return [r for r in read_dataset_rows(path) if r.get("departments")], str(path)
+
+
+def write_history(model_dir: str | Path, rows: Sequence[Mapping]) -> int:
+    """Store the rows that have departments in an artifact, so it suggests without data/ (returns the count)."""
+    kept = [dict(r) for r in rows if r.get("departments")]
+    path = Path(model_dir) / HISTORY_FILE
+    try:
+        with path.open("w", encoding="utf-8") as out:
+            for row in kept:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise InputFileError(path, f"cannot write history: {exc.strerror}") from None
+    return len(kept)

@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL ?= models/default
-CONFIG ?= configs/default.yaml
+CONFIG ?= configs/baseline-tfidf.yaml
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -20,8 +20,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Build the default model artifact once: fetch the pretrained encoder if the config needs it, then train.
+# CONFIG is the winner of bench/compare_models.py (see README). The baseline trains in seconds; the BERT configs
+# (progress bars) take minutes on a CPU: make model CONFIG=configs/m3e-small.yaml MODEL=models/m3e-small
 model: install
-	test -f $(MODEL)/clausemap.json || $(BIN)/clausemap train --config $(CONFIG) --output $(MODEL)
+	@if test -f $(MODEL)/clausemap.json; then echo "$(MODEL) exists (delete it to retrain)"; else \
+	  $(BIN)/clausemap models fetch --config $(CONFIG) && \
+	  $(BIN)/clausemap train --config $(CONFIG) --output $(MODEL); fi
 
 run: model
 	$(BIN)/clausemap serve --model $(MODEL) --host $(HOST) --port $(PORT)

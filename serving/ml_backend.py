@@ -113,10 +113,8 @@ def get_retrainer(request: Request) -> Retrainer:
                 raise ClausemapError("no model is loaded, so there is nothing to retrain")
             return retrain_from_studio(Studio(settings), project, state.pipeline)
 
-        def swap(pipeline) -> None:
-            state.pipeline = SerializedPipeline(pipeline)
-
-        app.state.ml_retrainer = Retrainer(retrain, swap)
+        # A finished retrain swaps the model; the old one's inference thread ends once its queue is done.
+        app.state.ml_retrainer = Retrainer(retrain, state.replace)
     return app.state.ml_retrainer
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import httpx
@@ -16,7 +13,7 @@ from clausemap.paths import PROJECT_ROOT
 from labels.catalogue import load_catalogue
 from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, TEXT_NAME, label_config
 from labels.taxonomy import load_taxonomy
-from tests.fixtures.label_studio import free_port
+from serving.launch import running_service
 
 TAXONOMY = load_taxonomy()
 CATALOGUE = load_catalogue()
@@ -29,37 +26,17 @@ RETRAIN_S = 300
 @pytest.fixture(scope="module")
 def service(tiny_model_dir, tmp_path_factory):
     """`clausemap serve` on the tiny model, behind an API key, with no Label Studio settings of its own."""
-    port = free_port()
     work = tmp_path_factory.mktemp("ml-backend")
-    env = {**os.environ, "CLAUSEMAP_API_KEY": API_KEY, "CLAUSEMAP_CACHE": str(work / "cache")}
-    for key in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "CLAUSEMAP_MODEL"):
-        env.pop(key, None)
-    env["CLAUSEMAP_LS_CONFIG"] = str(work / "no-label-studio.yaml")
-    log = work / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "clausemap", "serve", "--model", str(tiny_model_dir), "--host", "127.0.0.1",
-             "--port", str(port)],
-            cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"clausemap serve exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"clausemap serve not ready after {STARTUP_S}s:\n{log.read_text()}")
-            time.sleep(0.3)
+    env = {
+        "CLAUSEMAP_API_KEY": API_KEY,
+        "CLAUSEMAP_CACHE": str(work / "cache"),
+        "CLAUSEMAP_LS_CONFIG": str(work / "no-label-studio.yaml"),
+        "LABEL_STUDIO_URL": None,
+        "LABEL_STUDIO_API_KEY": None,
+        "CLAUSEMAP_MODEL": None,
+    }
+    with running_service(tiny_model_dir, env=env, log_path=work / "serve.log", ready_timeout_s=STARTUP_S) as url:
         yield httpx.Client(base_url=url, auth=("labelstudio", API_KEY), timeout=60)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def served_version(service) -> str:

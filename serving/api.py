@@ -1,0 +1,196 @@
+"""The /v1 HTTP API: classify clauses, classify whole plans (JSON or file upload, JSON/CSV/XLSX out)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from clausemap.clauses.ingest import SUFFIXES as UPLOAD_SUFFIXES
+from serving import exports, results, schemas
+from serving.deps import Pipeline, Settings, require_api_key
+from serving.settings import ServingSettings
+
+ERRORS = {code: {"model": schemas.ErrorResponse} for code in (401, 413, 415, 422, 503)}
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=ERRORS)
+
+
+class ExportFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+def require_json(request: Request) -> None:
+    if _media_type(request) != "application/json":
+        raise HTTPException(415, "send the request body as JSON with Content-Type: application/json")
+
+
+def check_limits(texts: list[str], settings: ServingSettings, what: str = "clauses") -> None:
+    """422 naming the limit when a request has too many clauses or too long a clause."""
+    if len(texts) > settings.max_clauses:
+        raise HTTPException(
+            422, f"{len(texts)} {what} is over the limit of {settings.max_clauses} per request (CLAUSEMAP_MAX_CLAUSES)"
+        )
+    for index, text in enumerate(texts):
+        if len(text) > settings.max_clause_chars:
+            raise HTTPException(
+                422,
+                f"clause {index} has {len(text)} characters, over the limit of {settings.max_clause_chars} "
+                "(CLAUSEMAP_MAX_CLAUSE_CHARS)",
+            )
+
+
+@router.post("/classify", response_model=schemas.ClassifyResponse, dependencies=[Depends(require_json)])
+async def classify(
+    body: schemas.ClassifyRequest,
+    pipeline: Pipeline,
+    settings: Settings,
+) -> schemas.ClassifyResponse:
+    """Categories (all, with scores), labels and suggested sections for each clause text."""
+    check_limits(body.clauses, settings)
+    outputs = await pipeline.classify_async(body.clauses)
+    return schemas.ClassifyResponse(
+        model_version=pipeline.model_version,
+        results=[
+            schemas.ClauseClassification(**results.classification(text, out, pipeline, settings))
+            for text, out in zip(body.clauses, outputs, strict=True)
+        ],
+    )
+
+
+PLAN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": schemas.PlanRequest.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "a .txt, .docx or .pdf plan"},
+                        "doc": {"type": "string", "description": "a name for the plan (default: the file name)"},
+                    },
+                }
+            },
+        },
+    }
+}
+PLAN_RESPONSES = {
+    200: {
+        "description": "the plan's clauses with their classification; CSV or XLSX with ?format=",
+        "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in exports.MEDIA_TYPES.values()},
+    }
+}
+
+
+@router.post("/plans", response_model=schemas.PlanResponse, openapi_extra=PLAN_BODY, responses=PLAN_RESPONSES)
+async def classify_plan(
+    request: Request,
+    pipeline: Pipeline,
+    settings: Settings,
+    format: Annotated[ExportFormat, Query(description="json, or a csv/xlsx task-breakdown table")] = ExportFormat.json,
+):
+    """Segment a whole plan (JSON text or an uploaded file) into clauses and classify each one."""
+    document = await _segment_request(request)
+    if not document.clauses:
+        raise HTTPException(422, "no numbered clauses found in the plan")
+    check_limits([c.text for c in document.clauses], settings, what="clauses in the plan")
+    outputs = await pipeline.classify_async([c.text for c in document.clauses])
+    clauses = [
+        results.plan_clause(c, out, pipeline, settings) for c, out in zip(document.clauses, outputs, strict=True)
+    ]
+    plan = schemas.PlanResponse(
+        model_version=pipeline.model_version,
+        doc=document.doc,
+        title=document.title,
+        clauses=clauses,
+        summary=results.summarize(clauses, pipeline.taxonomy),
+    )
+    if format is ExportFormat.json:
+        return plan
+    # Building a workbook takes a while for a long plan: off the event loop, like inference.
+    if format is ExportFormat.csv:
+        data = await run_in_threadpool(exports.to_csv, plan)
+    else:
+        data = await run_in_threadpool(exports.to_xlsx, plan)
+    return Response(
+        data,
+        media_type=exports.MEDIA_TYPES[format.value],
+        headers={"Content-Disposition": exports.content_disposition(plan.doc, format.value)},
+    )
+
+
+async def _segment_request(request: Request):
+    from clausemap.clauses import segment_bytes, segment_text
+
+    media_type = _media_type(request)
+    if media_type == "application/json":
+        try:
+            plan = schemas.PlanRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
+        return await run_in_threadpool(segment_text, plan.text, doc=plan.doc)
+    if media_type == "multipart/form-data":
+        async with request.form(max_files=1, max_fields=4) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise HTTPException(422, "upload the plan as a file in the form field 'file'")
+            suffix = Path(upload.filename).suffix.lower()
+            if suffix not in UPLOAD_SUFFIXES:
+                raise HTTPException(
+                    415, f"{upload.filename}: unsupported file type; upload one of {', '.join(UPLOAD_SUFFIXES)}"
+                )
+            data = await upload.read()
+            doc = form.get("doc")
+            doc = doc.strip() if isinstance(doc, str) and doc.strip() else None  # default: the file name
+            return await run_in_threadpool(segment_bytes, data, upload.filename, doc)
+    raise HTTPException(
+        415, "send the plan as JSON {\"text\": ...} (application/json) or as a file upload (multipart/form-data)"
+    )
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@router.get("/taxonomy", response_model=schemas.TaxonomyResponse)
+async def taxonomy(pipeline: Pipeline) -> schemas.TaxonomyResponse:
+    """The categories the model assigns, in label order."""
+    return schemas.TaxonomyResponse(
+        categories=[schemas.TaxonomyCategory(**c.model_dump()) for c in pipeline.taxonomy.categories]
+    )
+
+
+@router.get("/departments", response_model=schemas.DepartmentsResponse)
+async def departments(pipeline: Pipeline) -> schemas.DepartmentsResponse:
+    """The department catalogue the suggestions come from."""
+    catalogue = pipeline.catalogue
+    return schemas.DepartmentsResponse(
+        id=catalogue.id,
+        bureau=catalogue.bureau,
+        departments=[schemas.CatalogueDepartment(**d.model_dump(exclude={"keywords"})) for d in catalogue.departments],
+    )
+
+
+@router.get("/model", response_model=schemas.ModelInfo)
+async def model_info(pipeline: Pipeline) -> schemas.ModelInfo:
+    """Model version, training-data hash, evaluation metrics and the tuned thresholds."""
+    info = dict(pipeline.predictor.info)
+    return schemas.ModelInfo(
+        version=pipeline.model_version,
+        data_hash=info.pop("data_hash", None),
+        metrics=info.pop("metrics", None) or {},
+        thresholds=pipeline.predictor.thresholds,
+        info=jsonable_encoder(info),
+    )

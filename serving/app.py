@@ -1,0 +1,99 @@
+"""The FastAPI application: `create_app()` builds it; `clausemap serve` runs it under uvicorn."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from clausemap import __version__
+from clausemap.errors import ClausemapError
+from serving import api, ml_backend, schemas
+from serving.deps import State, require_api_key
+from serving.limits import BodySizeLimit
+from serving.runtime import ModelState, SerializedPipeline
+from serving.settings import ServingSettings
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+def create_app(settings: ServingSettings | None = None, pipeline: Any | None = None) -> FastAPI:
+    """The service. The model in `settings.model` loads in the background at startup (see /readyz);
+    pass an already loaded ClausePipeline as `pipeline` to skip that (benchmarks, embedding)."""
+    settings = settings or ServingSettings()
+    state = ModelState(pipeline=SerializedPipeline(pipeline) if pipeline is not None else None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if state.pipeline is None:
+            state.start_loading(settings)
+        yield
+
+    app = FastAPI(
+        title="clausemap",
+        version=__version__,
+        summary="Categories and responsible sections for the clauses of education work plans",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.model = state
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _add_error_handlers(app)
+    _add_health_routes(app)
+    app.include_router(api.router)
+    # Label Studio's ML backend protocol (/health, /setup, /predict, /webhook) sends the key as Basic auth.
+    app.include_router(ml_backend.router, dependencies=[Depends(require_api_key)])
+    # The page and its assets hold no data; browsers cannot add a key header when navigating to them.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    return app
+
+
+async def index() -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html")
+
+
+def _add_health_routes(app: FastAPI) -> None:
+    @app.get("/healthz", response_model=schemas.HealthStatus, tags=["health"])
+    async def healthz() -> schemas.HealthStatus:
+        """The process is alive (no API key needed)."""
+        return schemas.HealthStatus(status="ok")
+
+    not_ready = {503: {"model": schemas.HealthStatus}}
+
+    @app.get("/readyz", response_model=schemas.HealthStatus, responses=not_ready, tags=["health"])
+    async def readyz(state: State):
+        """200 once the model is loaded, 503 while it loads or if it failed (no API key needed)."""
+        if state.pipeline is not None:
+            return schemas.HealthStatus(status="ready", detail=f"model {state.pipeline.model_version}")
+        status = "loading" if state.loading else "failed"
+        return JSONResponse(schemas.HealthStatus(status=status, detail=state.error).model_dump(), status_code=503)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 whose `detail` says in one line what was wrong, with the structured errors beside it."""
+        # Without the offending input: a rejected 500-clause body should not be echoed back.
+        errors = [{k: v for k, v in err.items() if k not in ("input", "url")} for err in exc.errors()]
+        lines = []
+        for err in errors:
+            if err.get("type") == "json_invalid":
+                lines.append(f"request body is not valid JSON: {err.get('ctx', {}).get('error', 'decode error')}")
+                continue
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            message = err.get("msg", "invalid").removeprefix("Value error, ")
+            lines.append(f"{where}: {message}" if where else message)
+        structured = jsonable_encoder(errors, custom_encoder={Exception: str})
+        return JSONResponse({"detail": "; ".join(lines), "errors": structured}, status_code=422)
+
+    @app.exception_handler(ClausemapError)
+    async def unusable_input(request: Request, exc: ClausemapError) -> JSONResponse:
+        """A plan that cannot be read or segmented (InputFileError names the file)."""
+        return JSONResponse({"detail": str(exc)}, status_code=422)

@@ -1,0 +1,103 @@
+"""Turn pipeline output (ClauseResult) and segmented clauses into API responses and the plan summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+from serving import schemas
+from serving.settings import ServingSettings
+
+
+def confidence(scores: dict[str, float], labels: Sequence[str]) -> float:
+    """The score of the weakest category the clause was given.
+
+    A category just over its tuned threshold, or a fallback given because nothing scored high (the fallback's
+    own score is then low too), makes a clause worth a second look.
+    """
+    return min((scores.get(label, 0.0) for label in labels), default=0.0)
+
+
+def classification(text: str, result: Any, pipeline: Any, settings: ServingSettings) -> dict:
+    """Fields of ClauseClassification for one clause, as a dict (so PlanClause can extend it)."""
+    labels = list(result.labels)
+    thresholds = pipeline.predictor.thresholds
+    conf = confidence(result.scores, labels)
+    return {
+        "text": text,
+        "categories": [
+            schemas.CategoryScore(
+                id=cid,
+                name=pipeline.taxonomy.name_of(cid),
+                score=float(result.scores.get(cid, 0.0)),
+                threshold=thresholds.get(cid),
+                assigned=cid in labels,
+            )
+            for cid in pipeline.taxonomy.ids
+        ],
+        "labels": labels,
+        "departments": [
+            schemas.DepartmentSuggestion(
+                name=d.name, score=float(d.score), lead=bool(d.lead), evidence=list(d.evidence)
+            )
+            for d in result.departments
+        ],
+        "confidence": round(conf, 4),
+        "low_confidence": conf < settings.low_confidence,
+    }
+
+
+def plan_clause(clause: Any, result: Any, pipeline: Any, settings: ServingSettings) -> schemas.PlanClause:
+    fields = classification(clause.text, result, pipeline, settings)
+    stated = catalogue_names(clause.departments, pipeline.catalogue)
+    stated_lead = catalogue_names(clause.lead_departments, pipeline.catalogue)
+    if stated:
+        named, lead, source = stated, stated_lead or stated[:1], "stated"
+    else:
+        # Suggestions past the first few are weak; the table lists the lead and the next best as cooperating.
+        top = fields["departments"][: settings.suggested_sections]
+        named = [d.name for d in top]
+        lead = [d.name for d in top if d.lead] or named[:1]
+        source = "suggested"
+    return schemas.PlanClause(
+        id=clause.id,
+        number=clause.number,
+        section=list(clause.section),
+        title=clause.title,
+        stated_departments=stated,
+        stated_lead_departments=stated_lead,
+        lead_departments=lead,
+        cooperating_departments=[d for d in named if d not in lead],
+        departments_source=source,
+        **fields,
+    )
+
+
+def catalogue_names(written: Sequence[str], catalogue: Any) -> list[str]:
+    """Departments as the plan writes them ("办公室(法规科)"), in the catalogue's names where it knows them,
+    so stated and suggested sections count together in the summary."""
+    names: list[str] = []
+    for name in written:
+        resolved = catalogue.resolve(name) or name
+        if resolved not in names:
+            names.append(resolved)
+    return names
+
+
+def summarize(clauses: Sequence[schemas.PlanClause], taxonomy: Any) -> schemas.PlanSummary:
+    per_category = Counter(label for clause in clauses for label in clause.labels)
+    lead_counts = Counter(name for clause in clauses for name in clause.lead_departments)
+    coop_counts = Counter(name for clause in clauses for name in clause.cooperating_departments)
+    departments = sorted(
+        set(lead_counts) | set(coop_counts), key=lambda d: (-lead_counts[d] - coop_counts[d], -lead_counts[d], d)
+    )
+    return schemas.PlanSummary(
+        clauses=len(clauses),
+        low_confidence=sum(c.low_confidence for c in clauses),
+        categories=[
+            schemas.CategoryCount(id=cid, name=taxonomy.name_of(cid), clauses=per_category[cid]) for cid in taxonomy.ids
+        ],
+        departments=[
+            schemas.DepartmentCount(name=d, lead=lead_counts[d], cooperating=coop_counts[d]) for d in departments
+        ],
+    )

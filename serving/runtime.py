@@ -1,0 +1,90 @@
+"""The loaded model inside the service: loading it off the event loop, and running it one call at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from serving.settings import ServingSettings
+
+# uvicorn configures this logger, so the lines show in `clausemap serve` output.
+log = logging.getLogger("uvicorn.error")
+
+
+class SerializedPipeline:
+    """A ClausePipeline whose `classify` calls all run, one at a time, on one inference thread of its own.
+
+    One thread makes concurrent requests safe (the predictor and the department suggester never run twice at
+    once) and keeps torch's intra-op thread team on that thread, instead of one team per request-pool thread
+    competing for the cores. Every other attribute is passed through unchanged.
+    """
+
+    def __init__(self, pipeline: Any):
+        self._pipeline = pipeline
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clausemap-inference")
+
+    def classify(self, texts: list[str]) -> list[Any]:
+        """For synchronous callers (e.g. a route run in the request thread pool)."""
+        return self._executor.submit(self._pipeline.classify, texts).result()
+
+    async def classify_async(self, texts: list[str]) -> list[Any]:
+        """Awaits the inference thread, so the event loop keeps serving other requests meanwhile."""
+        return await asyncio.wrap_future(self._executor.submit(self._pipeline.classify, texts))
+
+    def close(self) -> None:
+        """Let the inference thread finish what is queued, then end."""
+        self._executor.shutdown(wait=False)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipeline, name)
+
+
+@dataclass
+class ModelState:
+    """What /readyz reports: the pipeline once loaded, or why it is not (yet)."""
+
+    pipeline: SerializedPipeline | None = None
+    error: str | None = None
+    loading: bool = False
+    _task: asyncio.Task | None = field(default=None, repr=False)
+
+    def start_loading(self, settings: ServingSettings) -> None:
+        """Load the model in a worker thread; the service answers /healthz meanwhile."""
+        self.loading = True
+        log.info("loading model %s", settings.model)
+        self._task = asyncio.get_running_loop().create_task(self._load(settings))
+
+    async def _load(self, settings: ServingSettings) -> None:
+        try:
+            pipeline = await run_in_threadpool(load_pipeline, settings)
+        except Exception as exc:  # reported by /readyz and every model endpoint; the process stays up
+            log.error("model %s failed to load: %s", settings.model, exc)
+            self.error = f"model {settings.model} failed to load: {exc}"
+        else:
+            self.replace(pipeline)
+            log.info("model %s loaded (version %s)", settings.model, pipeline.model_version)
+        finally:
+            self.loading = False
+
+    def replace(self, pipeline: Any) -> None:
+        """Serve another pipeline from now on (a retrained model); requests in flight finish on the old one."""
+        old, self.pipeline, self.error = self.pipeline, SerializedPipeline(pipeline), None
+        if old is not None:
+            old.close()
+
+    async def wait(self) -> None:
+        """Return once a background load has finished, whether it succeeded or failed."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+
+def load_pipeline(settings: ServingSettings):
+    """The same inference code path as `clausemap evaluate`: training.pipeline.load_pipeline."""
+    from training.pipeline import load_pipeline as load
+
+    return load(settings.model, catalogue=settings.catalogue)

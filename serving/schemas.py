@@ -1,0 +1,149 @@
+"""Typed request and response bodies of the HTTP API (they are the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="what was wrong with the request, in one line")
+    errors: list[dict[str, Any]] | None = Field(None, description="per-field errors, for invalid request bodies")
+
+
+class ClassifyRequest(BaseModel):
+    clauses: list[str] = Field(
+        min_length=1,
+        description="clause texts to classify",
+        examples=[["推进学前教育普及普惠发展，新建改扩建公办幼儿园10所。"]],
+    )
+
+    @field_validator("clauses")
+    @classmethod
+    def _no_blank_clauses(cls, clauses: list[str]) -> list[str]:
+        blank = [i for i, text in enumerate(clauses) if not text.strip()]
+        if blank:
+            raise ValueError(f"items {blank} are empty or whitespace only")
+        return clauses
+
+
+class PlanRequest(BaseModel):
+    text: str = Field(min_length=1, description="the whole plan as plain text")
+    doc: str = Field("plan", min_length=1, max_length=200, description="a name for the plan")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("plan text is empty or whitespace only")
+        return text
+
+
+class CategoryScore(BaseModel):
+    id: str
+    name: str
+    score: float = Field(ge=0, le=1)
+    threshold: float | None = Field(None, description="the tuned decision threshold of this category")
+    assigned: bool = Field(description="whether this category is in `labels`")
+
+
+class DepartmentSuggestion(BaseModel):
+    name: str
+    score: float
+    lead: bool = Field(description="suggested as lead (牵头) rather than cooperating (配合) section")
+    evidence: list[str] = Field(default_factory=list, description="why this section was suggested")
+
+
+class ClauseClassification(BaseModel):
+    text: str
+    categories: list[CategoryScore] = Field(description="every taxonomy category, in taxonomy order")
+    labels: list[str] = Field(description="category ids above their thresholds; the fallback when none")
+    departments: list[DepartmentSuggestion] = Field(description="suggested sections, best first")
+    confidence: float = Field(ge=0, le=1, description="the score of the weakest category in `labels`")
+    low_confidence: bool
+
+
+class ClassifyResponse(BaseModel):
+    model_version: str
+    results: list[ClauseClassification]
+
+
+class PlanClause(ClauseClassification):
+    id: str
+    number: str = Field(description="the item's number as written, e.g. '4', '（三）', '一是'")
+    section: list[str] = Field(description="headings above the item, outermost first")
+    title: str
+    stated_departments: list[str] = Field(description="sections the plan itself names, lead first")
+    stated_lead_departments: list[str]
+    lead_departments: list[str] = Field(
+        description="牵头科室 in the breakdown: the stated lead, else the suggested one"
+    )
+    cooperating_departments: list[str] = Field(
+        description="配合科室 in the breakdown: the other stated sections, else the next best suggestions"
+    )
+    departments_source: Literal["stated", "suggested"]
+
+
+class CategoryCount(BaseModel):
+    id: str
+    name: str
+    clauses: int
+
+
+class DepartmentCount(BaseModel):
+    name: str
+    lead: int = Field(description="clauses it leads in the breakdown")
+    cooperating: int = Field(description="clauses it cooperates on in the breakdown")
+
+
+class PlanSummary(BaseModel):
+    clauses: int
+    low_confidence: int
+    categories: list[CategoryCount]
+    departments: list[DepartmentCount]
+
+
+class PlanResponse(BaseModel):
+    model_version: str
+    doc: str
+    title: str
+    clauses: list[PlanClause]
+    summary: PlanSummary
+
+
+class TaxonomyCategory(BaseModel):
+    id: str
+    name: str
+    description: str
+    fallback: bool
+
+
+class TaxonomyResponse(BaseModel):
+    categories: list[TaxonomyCategory]
+
+
+class CatalogueDepartment(BaseModel):
+    name: str
+    aliases: list[str] = Field(description="other ways plans write this section's name")
+    responsibility: str
+    categories: list[str] = Field(description="category ids it usually owns, the one it leads first")
+
+
+class DepartmentsResponse(BaseModel):
+    id: str
+    bureau: str
+    departments: list[CatalogueDepartment]
+
+
+class ModelInfo(BaseModel):
+    version: str
+    data_hash: str | None = Field(None, description="hash of the training data the model was trained on")
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    info: dict[str, Any] = Field(default_factory=dict, description="everything else the artifact records")
+
+
+class HealthStatus(BaseModel):
+    status: str
+    detail: str | None = None

@@ -1,0 +1,35 @@
+"""Service settings, read from CLAUSEMAP_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clausemap.paths import default_model_dir
+
+
+class ServingSettings(BaseSettings):
+    """Every field can be set as CLAUSEMAP_<NAME>, e.g. CLAUSEMAP_MAX_CLAUSES=100."""
+
+    model_config = SettingsConfigDict(env_prefix="CLAUSEMAP_", extra="ignore")
+
+    model: Path = Field(default_factory=default_model_dir, description="model artifact directory")
+    catalogue: str | None = Field(None, description="department catalogue file or id; default: the model's own")
+    api_key: SecretStr | None = Field(None, description="when set, every endpoint but the health checks needs it")
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body (JSON or upload)")
+    max_clauses: int = Field(500, gt=0, description="most clauses in one request (or one plan)")
+    max_clause_chars: int = Field(8000, gt=0, description="longest clause, in characters")
+    low_confidence: float = Field(
+        0.6, ge=0, le=1, description="rows whose confidence is below this are marked low-confidence"
+    )
+    suggested_sections: int = Field(
+        3, gt=0, description="sections (lead included) a clause gets in the breakdown when the plan names none"
+    )
+
+    @field_validator("api_key", "catalogue", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        """CLAUSEMAP_API_KEY= (empty) means no key, not a key nobody can send."""
+        return None if isinstance(value, str) and not value.strip() else value

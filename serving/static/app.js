@@ -1,0 +1,193 @@
+// The task-breakdown page: send a plan to /v1/plans, draw the table, download the XLSX/CSV export.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "style") node.style.cssText = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+// Category colours come from the order of the taxonomy the server reports; nothing is listed here.
+function categoryColour(index, count) {
+  const hue = Math.round((index * 360) / Math.max(count, 1));
+  return `color: hsl(${hue} 60% 32%); background: hsl(${hue} 70% 95%); border-color: hsl(${hue} 45% 70%)`;
+}
+
+function headers(extra = {}) {
+  const key = $("api-key").value.trim();
+  return key ? { ...extra, "X-API-Key": key } : extra;
+}
+
+// The request for the current input: the chosen file if any, else the pasted text.
+function planRequest(format) {
+  const url = format ? `/v1/plans?format=${format}` : "/v1/plans";
+  const file = $("plan-file").files[0];
+  if (file) {
+    const form = new FormData();
+    form.append("file", file);
+    return fetch(url, { method: "POST", headers: headers(), body: form });
+  }
+  const text = $("plan-text").value;
+  if (!text.trim()) return Promise.reject(new Error("请粘贴工作要点全文或选择文件"));
+  return fetch(url, {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify({ text, doc: "plan" }),
+  });
+}
+
+async function failure(response) {
+  if (response.status === 401) $("api-key-row").classList.remove("hidden");
+  let detail = response.statusText;
+  try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
+  return new Error(`${response.status}: ${detail}`);
+}
+
+function showError(error) {
+  $("error").textContent = error.message;
+  $("error").classList.remove("hidden");
+}
+
+async function analyse(event) {
+  event.preventDefault();
+  $("error").classList.add("hidden");
+  $("busy").classList.remove("hidden");
+  $("submit").disabled = true;
+  try {
+    const response = await planRequest();
+    if (!response.ok) throw await failure(response);
+    render(await response.json());
+  } catch (error) {
+    // A table left from an earlier plan would read as the answer to this one.
+    $("result").classList.add("hidden");
+    setDownloads(false);
+    showError(error);
+  } finally {
+    $("busy").classList.add("hidden");
+    $("submit").disabled = false;
+  }
+}
+
+async function download(format) {
+  $("error").classList.add("hidden");
+  try {
+    const response = await planRequest(format);
+    if (!response.ok) throw await failure(response);
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const match = /filename\*=UTF-8''([^;]+)/.exec(disposition);
+    const link = el("a", {
+      href: URL.createObjectURL(await response.blob()),
+      download: match ? decodeURIComponent(match[1]) : `breakdown.${format}`,
+    });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function chips(clause, colours) {
+  return clause.categories
+    .filter((c) => c.assigned)
+    .map((c) => el("span", { class: "chip", style: colours[c.id], title: `${c.id} 得分 ${c.score.toFixed(2)}` },
+      c.name, el("span", { class: "score" }, c.score.toFixed(2))));
+}
+
+function departmentItem(name, lead, suggestion, tag) {
+  const item = el("li", { class: lead ? "lead" : "" }, name);
+  if (suggestion) {
+    item.append(el("span", { class: "score" }, suggestion.score.toFixed(2)));
+    item.title = suggestion.evidence.join("\n") || "无依据";
+  }
+  item.append(el("span", { class: `tag ${suggestion ? "suggested" : "stated"}` }, tag));
+  return item;
+}
+
+// The breakdown's sections (lead first), then, when the plan named them, the model's suggestions beside them.
+function departments(clause) {
+  const suggested = clause.departments_source === "suggested";
+  const byName = Object.fromEntries(clause.departments.map((d) => [d.name, d]));
+  const owners = el("ul", { class: "depts" });
+  for (const name of [...clause.lead_departments, ...clause.cooperating_departments]) {
+    const lead = clause.lead_departments.includes(name);
+    owners.append(suggested
+      ? departmentItem(name, lead, byName[name], lead ? "建议牵头" : "建议配合")
+      : departmentItem(name, lead, null, "计划列明"));
+  }
+  if (suggested || !clause.departments.length) return [owners];
+  const others = el("ul", { class: "depts" },
+    ...clause.departments.map((d) => departmentItem(d.name, d.lead, d, d.lead ? "建议牵头" : "建议配合")));
+  return [owners, el("details", {}, el("summary", {}, "模型建议"), others)];
+}
+
+function row(clause, index, colours) {
+  const text = el("details", {}, el("summary", {}, "全文"), el("p", {}, clause.text));
+  const confidence = el("td", { class: "conf" }, clause.confidence.toFixed(2));
+  if (clause.low_confidence) confidence.append(" ", el("span", { class: "low-mark" }, "低置信度"));
+  return el("tr", { class: clause.low_confidence ? "low" : "", "data-clause-id": clause.id },
+    el("td", { class: "num" }, String(index + 1)),
+    el("td", { class: "clause" },
+      clause.section.length ? el("div", { class: "section" }, clause.section.join(" › ")) : null,
+      el("div", { class: "title" }, [clause.number, clause.title].filter(Boolean).join(" ")),
+      text),
+    el("td", { class: "cats" }, ...chips(clause, colours)),
+    el("td", { class: "dept" }, ...departments(clause)),
+    confidence);
+}
+
+function summaryGroup(label, items) {
+  return el("div", { class: "group" }, el("b", {}, label), ...items);
+}
+
+function render(plan) {
+  const order = plan.summary.categories.map((c) => c.id);
+  const colours = Object.fromEntries(order.map((id, i) => [id, categoryColour(i, order.length)]));
+  $("plan-title").textContent = `${plan.title || plan.doc} · ${plan.summary.clauses} 条` +
+    (plan.summary.low_confidence ? ` · ${plan.summary.low_confidence} 条低置信度` : "");
+  $("summary").replaceChildren(
+    summaryGroup("类别", plan.summary.categories.filter((c) => c.clauses)
+      .map((c) => el("span", { class: "chip", style: colours[c.id] }, `${c.name} ${c.clauses}`))),
+    summaryGroup("牵头科室", plan.summary.departments.filter((d) => d.lead)
+      .map((d) => el("span", { class: "chip", style: "border-color: #d0d7de" }, `${d.name} ${d.lead}`))),
+  );
+  $("breakdown").tBodies[0].replaceChildren(...plan.clauses.map((c, i) => row(c, i, colours)));
+  $("result").classList.remove("hidden");
+  setDownloads(true);
+}
+
+function setDownloads(enabled) {
+  $("download-xlsx").disabled = !enabled;
+  $("download-csv").disabled = !enabled;
+}
+
+async function checkModel() {
+  const status = $("model-status");
+  try {
+    const response = await fetch("/readyz");
+    const body = await response.json();
+    status.textContent = response.ok ? `模型已就绪（${body.detail}）` : `模型${body.status === "loading" ? "加载中" : "不可用"}：${body.detail || ""}`;
+    status.className = `status ${response.ok ? "ready" : body.status}`;
+    if (body.status === "loading") setTimeout(checkModel, 2000);
+  } catch (error) {
+    status.textContent = "服务不可达";
+    status.className = "status failed";
+  }
+}
+
+$("plan-form").addEventListener("submit", analyse);
+$("download-xlsx").addEventListener("click", () => download("xlsx"));
+$("download-csv").addEventListener("click", () => download("csv"));
+// A new input invalidates the shown downloads until it is analysed.
+$("plan-text").addEventListener("input", () => { $("plan-file").value = ""; });
+for (const input of [$("plan-text"), $("plan-file")]) {
+  input.addEventListener("input", () => setDownloads(false));
+}
+checkModel();

@@ -1,0 +1,82 @@
+"""Scoring an artifact on labelled rows, and leave-one-document-out cross-validation.
+
+Both go through `training.inference.load_predictor`, the code the service runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from clausemap.errors import ClausemapError
+from training.config import Config
+from training.data import Example, data_hash, label_matrix, load_examples, load_folds
+from training.inference import Predictor, load_predictor
+from training.metrics import multilabel_report
+
+
+def predict_matrix(predictor: Predictor, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    """(gold, predicted) multi-hot matrices in the predictor's label order."""
+    labels = predictor.labels
+    gold = label_matrix(examples, labels)
+    pred = np.zeros_like(gold)
+    for row, prediction in enumerate(predictor.predict([ex.text for ex in examples])):
+        for label in prediction.labels:
+            pred[row, labels.index(label)] = 1
+    return gold, pred
+
+
+def evaluate_file(model_dir: str | Path, data_path: str | Path) -> dict:
+    """{macro_f1, micro_f1, per_label, n} of the artifact on a JSONL file of rows with text and categories."""
+    predictor = load_predictor(model_dir)
+    examples = load_examples(data_path, predictor.labels)
+    gold, pred = predict_matrix(predictor, examples)
+    return multilabel_report(gold, pred, predictor.labels)
+
+
+def cross_validate(config: Config, log=None) -> dict:
+    """Train on all documents but one, test on that one, for every fold of the config's splits file."""
+    from training.train import taxonomy_of, train
+
+    log = log or sys.stderr
+    labels = taxonomy_of(config).ids
+    examples = load_examples(config.resolve(config.data.path), labels)
+    folds = load_folds(config.resolve(config.data.splits), examples)
+    results, golds, preds = [], [], []
+    for number, (name, test_docs) in enumerate(folds, start=1):
+        train_rows = [ex for ex in examples if ex.doc not in test_docs]
+        test_rows = [ex for ex in examples if ex.doc in test_docs]
+        if not train_rows or not test_rows:
+            raise ClausemapError(f"fold {name}: needs rows both to train on and to test on")
+        print(f"[cv {config.name}] fold {number}/{len(folds)} {name}: train {len(train_rows)}, test {len(test_rows)}",
+              file=log, flush=True)
+        with tempfile.TemporaryDirectory(prefix="clausemap-cv-") as tmp:
+            started = time.perf_counter()
+            train(config, Path(tmp) / "model", examples=train_rows)
+            seconds = time.perf_counter() - started
+            predictor = load_predictor(Path(tmp) / "model")
+            gold, pred = predict_matrix(predictor, test_rows)
+        report = multilabel_report(gold, pred, labels)
+        golds.append(gold)
+        preds.append(pred)
+        results.append({"fold": name, "test_docs": test_docs, "n_train": len(train_rows), "n_test": len(test_rows),
+                        "macro_f1": report["macro_f1"], "micro_f1": report["micro_f1"],
+                        "train_seconds": round(seconds, 1)})
+        print(f"[cv {config.name}] fold {name}: macro-F1 {report['macro_f1']:.3f}, micro-F1 "
+              f"{report['micro_f1']:.3f}, trained in {seconds:.0f}s", file=log, flush=True)
+    macro = np.array([r["macro_f1"] for r in results])
+    pooled = multilabel_report(np.concatenate(golds), np.concatenate(preds), labels)
+    return {
+        "config": config.name,
+        "data_hash": data_hash(examples),
+        "folds": results,
+        "macro_f1_mean": float(macro.mean()),
+        "macro_f1_std": float(macro.std()),
+        "micro_f1_mean": float(np.mean([r["micro_f1"] for r in results])),
+        "pooled": pooled,
+        "train_seconds_total": round(sum(r["train_seconds"] for r in results), 1),
+    }

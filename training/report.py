@@ -1,0 +1,86 @@
+"""report.md and report.png of an artifact: per-label P/R/F1 on held-out rows and a label-confusion matrix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+CHART_FILE = "report.png"
+
+
+def format_metrics_table(report: dict, names: dict[str, str] | None = None) -> str:
+    """Markdown table of per-label precision/recall/F1/support (also what `clausemap evaluate` prints)."""
+
+    def cell(value):
+        return "–" if value is None else f"{value:.3f}"
+
+    lines = ["| label | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+    for label, m in report["per_label"].items():
+        shown = f"{label} ({names[label]})" if names and label in names else label
+        lines.append(f"| {shown} | {cell(m['precision'])} | {cell(m['recall'])} | {cell(m['f1'])} | {m['support']} |")
+    return "\n".join(lines)
+
+
+def confusion(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """M[i, j] = rows whose gold labels include i and predicted labels include j (diagonal: hits)."""
+    return gold.astype(int).T @ pred.astype(int)
+
+
+def write_chart(path: Path, report: dict, gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f1 = [report["per_label"][label]["f1"] or 0.0 for label in labels]
+    matrix = confusion(gold, pred)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    left.barh(labels[::-1], f1[::-1], color="#4c72b0")
+    left.set_xlim(0, 1)
+    left.set_xlabel("F1 (held-out)")
+    left.set_title(f"per-label F1, macro {report['macro_f1']:.3f}")
+    right.imshow(matrix, cmap="Blues")
+    right.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    right.set_yticks(range(len(labels)), labels)
+    right.set_xlabel("predicted")
+    right.set_ylabel("gold")
+    right.set_title("gold × predicted label counts")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                right.text(j, i, str(matrix[i, j]), ha="center", va="center",
+                           color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(out_dir: Path, meta: dict, names: dict[str, str], held: dict | None) -> None:
+    """`held`: None, or {"report", "gold", "pred"} for the held-out rows."""
+    lines = [
+        f"# Model `{meta['model_version']}`",
+        "",
+        f"- kind: {meta['kind']}, config: `{meta['config_name']}`, trained at {meta['trained_at']}",
+        f"- data: {meta['n_train']} training rows, {meta['n_heldout']} held-out rows, data hash `{meta['data_hash']}`",
+        "",
+        "## Held-out metrics",
+        "",
+    ]
+    if held is None:
+        lines.append("No rows were held out (training.validation_fraction=0): thresholds are the default.")
+    else:
+        report = held["report"]
+        lines += [
+            f"Macro-F1 **{report['macro_f1']:.3f}**, micro-F1 **{report['micro_f1']:.3f}** on {report['n']} rows "
+            "held out from training. The thresholds were tuned on these same rows, so these figures are "
+            "optimistic; `clausemap cv` gives the honest leave-one-document-out estimate.",
+            "",
+            format_metrics_table(report, names),
+            "",
+            f"![per-label F1 and label confusion]({CHART_FILE})",
+        ]
+        write_chart(out_dir / CHART_FILE, report, held["gold"], held["pred"], meta["labels"])
+    lines += ["", "## Thresholds", "", "| label | threshold |", "|---|---:|"]
+    lines += [f"| {label} | {t:.3f} |" for label, t in meta["thresholds"].items()]
+    (out_dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -67,7 +67,18 @@ class Predictor:
         return self._in_length_batches(texts, self._scores)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
-        scores = self.predict_scores(texts)
+        return self._decide(self.predict_scores(texts))
+
+    def predict_and_embed(self, texts: list[str]) -> tuple[list[Prediction], np.ndarray]:
+        """`predict` and `embed` from one pass over the model (the service needs both for every clause)."""
+        texts = list(texts)
+        if not texts:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        both = self._in_length_batches(texts, self._scores_and_embed)
+        n_labels = len(self.labels)
+        return self._decide(both[:, :n_labels]), _l2_normalised(both[:, n_labels:])
+
+    def _decide(self, scores: np.ndarray) -> list[Prediction]:
         labels = self.labels
         thresholds = np.array([self.thresholds[label] for label in labels])
         chosen = decide(scores, thresholds, labels.index(self.fallback_id))
@@ -84,9 +95,7 @@ class Predictor:
         texts = list(texts)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        vectors = self._in_length_batches(texts, self._embed)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        return _l2_normalised(self._in_length_batches(texts, self._embed))
 
     def _in_length_batches(self, texts: list[str], fn) -> np.ndarray:
         # Similar lengths share a batch, so little padding is computed; results go back to input order.
@@ -106,6 +115,10 @@ class Predictor:
 
     def _embed(self, batch: list[str]) -> np.ndarray:
         raise NotImplementedError
+
+    def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
+        """Scores then embedding, side by side; a kind that can share the work overrides this."""
+        return np.concatenate([self._scores(batch), self._embed(batch)], axis=1)
 
 
 class BertPredictor(Predictor):
@@ -133,9 +146,19 @@ class BertPredictor(Predictor):
     def _embed(self, batch: list[str]) -> np.ndarray:
         with self._torch.inference_mode():
             inputs = self._encode(batch)
-            states = self.model.base_model(**inputs).last_hidden_state
-            mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
-            return ((states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).numpy()
+            return self._mean_pooled(self.model.base_model(**inputs).last_hidden_state, inputs)
+
+    def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
+        # One forward pass: the classifier's logits and the encoder's last hidden states together.
+        with self._torch.inference_mode():
+            inputs = self._encode(batch)
+            output = self.model(**inputs, output_hidden_states=True)
+            scores = self._torch.sigmoid(output.logits).numpy()
+            return np.concatenate([scores, self._mean_pooled(output.hidden_states[-1], inputs)], axis=1)
+
+    def _mean_pooled(self, states, inputs) -> np.ndarray:
+        mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return ((states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).numpy()
 
 
 class TfidfPredictor(Predictor):
@@ -155,6 +178,11 @@ class TfidfPredictor(Predictor):
 
 
 PREDICTORS = {"bert": BertPredictor, "tfidf": TfidfPredictor}
+
+
+def _l2_normalised(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
 
 
 def read_artifact_meta(path: str | Path) -> dict:

@@ -64,8 +64,10 @@ class ClausePipeline:
         texts = list(texts)
         if not texts:
             return []
-        predictions = self.predictor.predict(texts)
-        embeddings = self.predictor.embed(texts) if self.suggester.history else None
+        if self.suggester.history:  # similarity to past clauses needs the embeddings too
+            predictions, embeddings = self.predictor.predict_and_embed(texts)
+        else:
+            predictions, embeddings = self.predictor.predict(texts), None
         suggestions = self.suggester.suggest(texts, [p.scores for p in predictions], embeddings)
         return [
             ClauseResult(text, dict(p.scores), list(p.labels), ranked)

@@ -134,7 +134,7 @@ def _split_parts(text: str) -> list[tuple[str, int]]:
     return parts if len(parts) >= 2 else []
 
 
-def _leaf_clauses(node: _Node, section: list[str], doc: str) -> list[dict]:
+def _leaf_clauses(node: _Node, section: list[str]) -> list[dict]:
     """The clause records of one leaf item: the item itself, or each of its 一是… parts."""
     # Join the item's lines with no separator: Chinese paragraphs need none, and a PDF's wrapped lines
     # must read the same as the text file's single line.
@@ -167,12 +167,12 @@ def _leaf_clauses(node: _Node, section: list[str], doc: str) -> list[dict]:
     return records
 
 
-def _walk(node: _Node, section: list[str], doc: str, out: list[dict]) -> None:
+def _walk(node: _Node, section: list[str], out: list[dict]) -> None:
     for child in node.children:
         if child.children:
-            _walk(child, section + [child.heading], doc, out)
+            _walk(child, section + [child.heading], out)
         else:
-            out.extend(_leaf_clauses(child, section, doc))
+            out.extend(_leaf_clauses(child, section))
 
 
 def segment_text(text: str, doc: str = "doc") -> Document:
@@ -194,7 +194,7 @@ def segment_text(text: str, doc: str = "doc") -> Document:
 
     root, before = _build_tree(numbered)
     records: list[dict] = []
-    _walk(root, [], doc, records)
+    _walk(root, [], records)
     records = [r for r in records if r["body"]]
     if not records:
         raise InputFileError(doc, "no numbered items found (expected items like '一、', '(一)', '1.', '一是')")

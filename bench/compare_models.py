@@ -1,12 +1,13 @@
-"""Benchmark (not a test): compare model configs by leave-one-document-out cross-validation.
+"""Benchmark (not a test): compare model configs and variants by leave-one-document-out cross-validation.
 
-    .venv/bin/python bench/compare_models.py                      # baseline, m3e fine-tuned, m3e frozen
-    .venv/bin/python bench/compare_models.py --configs configs/baseline-tfidf.yaml --json-out /tmp/cv.json
-    .venv/bin/python bench/compare_models.py training.epochs=1    # overrides go to every config
+    .venv/bin/python bench/compare_models.py                      # every variant below (about 1 hour on 2 cores)
+    .venv/bin/python bench/compare_models.py --only default no-written --json-out /tmp/cv.json
+    .venv/bin/python bench/compare_models.py --configs configs/baseline-tfidf.yaml training.epochs=1
 
-Each config runs `clausemap cv --config FILE --json` in its own process (progress on stderr); the script
-prints macro-F1 (mean ± sd and per fold), pooled macro-/micro-F1 and the training time, best first.
-m3e-small must be fetched first: `clausemap models fetch m3e-small`.
+A variant is a config plus dotted overrides. Each runs `clausemap cv --config FILE --json OVERRIDES` in its own
+process (progress on stderr); the script prints macro-F1 (mean ± sd and per fold), pooled macro-/micro-F1,
+pooled per-category F1, the worst co-label rate and the training time, best first. Test folds hold real clauses
+only; written rows only ever train. m3e-small must be fetched first: `clausemap models fetch m3e-small`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,22 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIGS = ["configs/baseline-tfidf.yaml", "configs/m3e-small.yaml", "configs/m3e-small-frozen.yaml"]
+DEFAULT = "configs/m3e-sentences.yaml"
+# (name, config, overrides): the default, then one lever taken away or changed at a time, then the older kinds.
+VARIANTS = [
+    ("default", DEFAULT, []),
+    ("no-written", DEFAULT, ["data.written=null"]),
+    ("clause-unit", DEFAULT, ["training.unit=clause"]),
+    ("sentences-only", DEFAULT, ["training.include_clauses=false"]),
+    ("heldout-thresholds", DEFAULT, ["thresholds.source=heldout"]),
+    ("ngrams-only", DEFAULT, ["model.encoder=null"]),
+    ("encoder-only", DEFAULT, ["model.tfidf=null"]),
+    ("baseline", "configs/baseline-tfidf.yaml", []),
+    ("baseline+sentences+written", "configs/baseline-tfidf.yaml",
+     ["training.unit=sentence", "data.written=data/written.jsonl"]),
+    ("m3e-finetuned-clauses", "configs/m3e-small.yaml", []),
+    ("m3e-finetuned-sentences+written", "configs/m3e-small-sentences.yaml", []),
+]
 
 
 def run_cv(config: str, overrides: list[str]) -> dict:
@@ -33,35 +49,51 @@ def run_cv(config: str, overrides: list[str]) -> dict:
     return data
 
 
+def _f1(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def table(results: list[dict]) -> str:
     folds = [f["fold"] for f in results[0]["folds"]]
-    head = ["config", "macro-F1 mean ± sd", *[f"fold {name[:3]}" for name in folds], "pooled macro-F1",
-            "pooled micro-F1", "train s (all folds)"]
+    labels = list(results[0]["pooled"]["per_label"])
+    head = ["variant", "macro-F1 mean ± sd", *[f"fold {name[:3]}" for name in folds], "pooled macro-F1",
+            "pooled micro-F1", *labels, "worst co-label", "train s (5 folds)"]
     lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
     for r in sorted(results, key=lambda r: r["macro_f1_mean"], reverse=True):
-        cells = [r["config"], f"{r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f}",
+        worst = r.get("colabel", {}).get("max")
+        cells = [r["variant"], f"{r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f}",
                  *[f"{f['macro_f1']:.3f}" for f in r["folds"]], f"{r['pooled']['macro_f1']:.3f}",
-                 f"{r['pooled']['micro_f1']:.3f}", f"{r['train_seconds_total']:.0f}"]
+                 f"{r['pooled']['micro_f1']:.3f}", *[_f1(r["pooled"]["per_label"][k]["f1"]) for k in labels],
+                 f"{worst['from']}→{worst['to']} {worst['rate']:.2f}" if worst else "–",
+                 f"{r['train_seconds_total']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, help="config files to compare")
+    parser.add_argument("--configs", nargs="+", help="compare these config files instead of the variants")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these variants")
     parser.add_argument("--json-out", help="also write all cv results to this JSON file")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides for every config")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides for every variant")
     args = parser.parse_args()
+    if args.configs:
+        variants = [(Path(c).stem, c, []) for c in args.configs]
+    else:
+        variants = [v for v in VARIANTS if not args.only or v[0] in args.only]
+        unknown = set(args.only or []) - {v[0] for v in VARIANTS}
+        if unknown:
+            raise SystemExit(f"unknown variants {sorted(unknown)}; known: {[v[0] for v in VARIANTS]}")
     results = []
-    for config in args.configs:
-        print(f"== cv {config}", file=sys.stderr, flush=True)
-        results.append(run_cv(config, args.overrides))
+    for name, config, overrides in variants:
+        print(f"== cv {name}: {config} {' '.join(overrides)}", file=sys.stderr, flush=True)
+        results.append({"variant": name, "overrides": overrides, **run_cv(config, overrides + args.overrides)})
         print(table(results), file=sys.stderr, flush=True)
         if args.json_out:  # after every config, so a later failure loses nothing
             Path(args.json_out).write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(table(results))
     best = max(results, key=lambda r: r["macro_f1_mean"])
-    print(f"\nbest by mean macro-F1: {best['config']} ({best['macro_f1_mean']:.3f})")
+    print(f"\nbest by mean macro-F1: {best['variant']} ({best['macro_f1_mean']:.3f})")
     return 0
 
 

@@ -62,6 +62,9 @@ def register(subparsers) -> None:
     )  # fmt: skip
     build.add_argument("--annotations", type=Path, default=Path("data/annotations"), metavar="DIR")
     build.add_argument("--out", type=Path, default=Path("data/dataset.jsonl"), metavar="FILE")
+    build.add_argument("--written", type=Path, metavar="DIR",
+                       help="rows written for training, *.jsonl (default: written/ beside the annotations folder)")
+    build.add_argument("--written-out", type=Path, metavar="FILE", help="default: written.jsonl beside --out")
     build.add_argument(
         "--catalogue", metavar="PATH_OR_ID", help="department catalogue (default: labels/departments.yaml)"
     )
@@ -144,9 +147,17 @@ def run_build(args) -> int:
     from labels.dataset import build_dataset
 
     _, catalogue = _vocabulary(args)
-    report = build_dataset(args.annotations, args.out, catalogue=catalogue)
+    written = args.written or args.annotations.parent / "written"
+    report = build_dataset(args.annotations, args.out, catalogue=catalogue, written_dir=written,
+                           written_out=args.written_out)
     print(
-        f"wrote {args.out} ({report.rows} rows from {report.files} exports, {len(report.docs)} documents; "
-        f"{report.dropped} tasks without a usable annotation skipped) and {report.splits}"
+        f"wrote {args.out} ({report.rows} rows from {report.files} exports, {len(report.docs)} documents, "
+        f"{report.sentence_rows} with sentence labels; {report.dropped} tasks without a usable annotation skipped) "
+        f"and {report.splits}"
     )
+    if report.written:
+        print(f"wrote {report.written} ({report.written_rows} rows written for training: trained on, never evaluated)")
+    if report.stale_sentences:
+        print(f"note: sentence labels of {len(report.stale_sentences)} clause(s) no longer fit their clause and were "
+              f"left out; re-label them: {', '.join(report.stale_sentences)}")
     return 0

@@ -150,6 +150,10 @@ class BuildReport:
     files: int
     dropped: int
     splits: Path
+    sentence_rows: int = 0  # clauses whose every sentence is labelled
+    stale_sentences: list[str] = field(default_factory=list)  # clauses whose sentence labels no longer fit
+    written: Path | None = None
+    written_rows: int = 0
 
 
 def load_export(path: Path) -> list[dict]:
@@ -165,11 +169,18 @@ def load_export(path: Path) -> list[dict]:
 
 
 def build_dataset(
-    annotations: Path, out: Path, splits: Path | None = None, taxonomy=None, catalogue=None
+    annotations: Path, out: Path, splits: Path | None = None, taxonomy=None, catalogue=None,
+    written_dir: Path | None = None, written_out: Path | None = None,
 ) -> BuildReport:
-    """Read every *.json export under `annotations`, write the dataset rows and the folds atomically."""
+    """Read every *.json export under `annotations` (clause tasks) and under `annotations/sentences/`
+    (sentence tasks), and the written rows under `written_dir`; write the dataset rows, the written rows
+    (`written_out`, default beside the dataset) and the folds atomically. Folds hold real documents only."""
     annotations, out = Path(annotations), Path(out)
     splits = Path(splits) if splits else out.with_name("splits.json")
+    if taxonomy is None:
+        from labels.taxonomy import load_taxonomy
+
+        taxonomy = load_taxonomy()
     if not annotations.is_dir():
         raise InputFileError(annotations, "no such annotations folder")
     files = sorted(annotations.glob("*.json"))
@@ -190,15 +201,77 @@ def build_dataset(
     if not rows:
         raise InputFileError(annotations, "no usable annotations in any export")
     rows.sort(key=clause_order)
+    stale = attach_sentence_labels(rows, sentence_labels(annotations / SENTENCES_DIR, taxonomy), taxonomy)
     docs = sorted({r["doc"] for r in rows})
     folds = {"folds": [{"name": doc, "test_docs": [doc]} for doc in docs]}
-    write_atomically(
-        {
-            out: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-            splits: json.dumps(folds, ensure_ascii=False, indent=2) + "\n",
-        }
-    )
-    return BuildReport(rows=len(rows), docs=docs, files=len(files), dropped=dropped, splits=splits)
+    contents = {
+        out: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+        splits: json.dumps(folds, ensure_ascii=False, indent=2) + "\n",
+    }
+    written_rows: list[dict] = []
+    if written_dir is not None and Path(written_dir).is_dir():
+        from labels.written import read_written_dir
+
+        written_rows = read_written_dir(Path(written_dir), taxonomy, known_clauses={r["id"] for r in rows})
+        written_out = Path(written_out) if written_out else out.with_name("written.jsonl")
+        contents[written_out] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in written_rows)
+    write_atomically(contents)
+    return BuildReport(rows=len(rows), docs=docs, files=len(files), dropped=dropped, splits=splits,
+                       sentence_rows=sum(bool(r.get("sentences")) for r in rows), stale_sentences=stale,
+                       written=written_out if written_rows else None, written_rows=len(written_rows))
+
+
+# --- sentence labels -----------------------------------------------------------------------------
+
+SENTENCES_DIR = "sentences"
+
+
+def sentence_labels(folder: Path, taxonomy) -> dict[str, dict[int, list[str]]]:
+    """{clause id: {sentence index: categories}} from the sentence-task exports in `folder` (none if absent).
+
+    A sentence task's data holds clause_id, sentence_index and the sentence `text`; its annotation uses the
+    same `categories` choices as a clause (the labelling config is the same)."""
+    labels: dict[str, dict[int, list[str]]] = {}
+    for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
+        for task in load_export(path):
+            data = task.get("data") if isinstance(task, dict) else None
+            if not isinstance(data, dict) or "sentence_index" not in data or not data.get("clause_id"):
+                raise InputFileError(path, f"{_task_ref(task) if isinstance(task, dict) else 'an entry'}: "
+                                           "not a sentence task (needs data.clause_id and data.sentence_index)")
+            annotation = chosen_annotation(task)
+            if annotation is None:
+                continue
+            chosen = _choices(annotation, CATEGORIES_NAME)
+            unknown = [c for c in chosen if c not in taxonomy.ids]
+            if unknown or not chosen:
+                raise InputFileError(path, f"{_task_ref(task)}: categories {chosen} (unknown or none)")
+            labels.setdefault(data["clause_id"], {})[int(data["sentence_index"])] = chosen
+    return labels
+
+
+def attach_sentence_labels(rows: list[dict], labels: dict[str, dict[int, list[str]]], taxonomy) -> list[str]:
+    """Give each row whose every sentence is labelled a `sentences` list [{text, start, end, categories}].
+
+    Sentence labels that no longer fit their clause (its text was cut into other sentences, or the union of
+    their categories differs from the clause's) are left out and the clause ids returned: re-label them."""
+    from clausemap.clauses.sentences import split_sentences
+
+    stale = []
+    fallback = taxonomy.fallback_id
+    for row in rows:
+        given = labels.get(row["id"])
+        if not given:
+            continue
+        sentences = split_sentences(row["text"])
+        union = {c for cats in given.values() for c in cats if c != fallback}
+        clause = {c for c in row["categories"] if c != fallback}
+        if sorted(given) != list(range(len(sentences))) or union != clause:
+            stale.append(row["id"])
+            continue
+        row["sentences"] = [{"text": s.text, "start": s.start, "end": s.end,
+                             "categories": [c for c in taxonomy.ids if c in given[i]]}
+                            for i, s in enumerate(sentences)]
+    return stale
 
 
 def write_atomically(contents: dict[Path, str]) -> None:

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from clausemap.errors import ClausemapError
-from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, TEXT_NAME, config_choices, config_mismatch
+from labels.studio.config import (CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME, config_choices,
+                                  config_mismatch)
 from labels.studio.connection import Studio, StudioSettings, load_settings
 from labels.studio.predictions import prediction
 from labels.studio.retrain import Retrainer, TrainJob, retrain_from_studio
@@ -158,16 +159,18 @@ async def predict(
         texts.append(text)
     check_limits(texts, settings, what="tasks")
     categories, departments = pipeline.taxonomy.ids, pipeline.catalogue.names
+    evidence = pipeline.taxonomy.specific_ids
     if body.label_config:
         problem = config_mismatch(body.label_config, pipeline.taxonomy)
         if problem:
             raise HTTPException(422, f"label_config does not fit clausemap ({problem})")
         offered = config_choices(body.label_config)
         categories, departments = offered[CATEGORIES_NAME], offered.get(DEPARTMENTS_NAME, [])
+        evidence = offered.get(EVIDENCE_NAME, [])  # an older project's config has no evidence labels
     results = await run_in_threadpool(pipeline.classify, texts)
     version = pipeline.model_version
     return PredictResponse(
-        results=[prediction(r, version, categories, departments) for r in results], model_version=version
+        results=[prediction(r, version, categories, departments, evidence) for r in results], model_version=version
     )
 
 

@@ -32,6 +32,10 @@ def classification(text: str, result: Any, pipeline: Any, settings: ServingSetti
                 score=float(result.scores.get(cid, 0.0)),
                 threshold=thresholds.get(cid),
                 assigned=cid in labels,
+                evidence=[
+                    schemas.SentenceEvidence(text=e.text, start=e.start, end=e.end, score=round(float(e.score), 4))
+                    for e in (result.evidence.get(cid, []) if cid in labels else [])
+                ],
             )
             for cid in pipeline.taxonomy.ids
         ],

@@ -40,12 +40,23 @@ class PlanRequest(BaseModel):
         return text
 
 
+class SentenceEvidence(BaseModel):
+    text: str = Field(description="a sentence of the clause")
+    start: int = Field(ge=0, description="offset of its first character in the clause text")
+    end: int = Field(ge=0, description="offset just past its last character (text == clause[start:end])")
+    score: float = Field(ge=0, le=1, description="this category's score on the sentence alone")
+
+
 class CategoryScore(BaseModel):
     id: str
     name: str
     score: float = Field(ge=0, le=1)
     threshold: float | None = Field(None, description="the tuned decision threshold of this category")
     assigned: bool = Field(description="whether this category is in `labels`")
+    evidence: list[SentenceEvidence] = Field(
+        default_factory=list,
+        description="for an assigned category (not the fallback): the sentence(s) that decided it, best first",
+    )
 
 
 class DepartmentSuggestion(BaseModel):

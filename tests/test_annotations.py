@@ -18,12 +18,13 @@ import pytest
 from clausemap.clauses import segment_file
 from clausemap.paths import PROJECT_ROOT
 from labels.catalogue import load_catalogue
-from labels.dataset import convert_export, load_export
+from labels.dataset import SENTENCES_DIR, convert_export, load_export, sentence_labels
 from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME
 from labels.taxonomy import load_taxonomy
 
 ANNOTATIONS = PROJECT_ROOT / "data" / "annotations"
 DATASET = PROJECT_ROOT / "data" / "dataset.jsonl"
+WRITTEN = PROJECT_ROOT / "data" / "written.jsonl"
 SPLITS = PROJECT_ROOT / "data" / "splits.json"
 CARD = PROJECT_ROOT / "data" / "README.md"
 SEEDS = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
@@ -158,6 +159,41 @@ def test_the_export_imports_into_label_studio_and_exports_back(label_studio, tas
         assert annotators[annotation["completed_by"]] == by_clause[task["data"]["clause_id"]]
 
 
+def test_every_sentence_of_every_seed_clause_is_labelled_consistently_with_its_clause(built, taxonomy):
+    """The sentence labels (a Label Studio export of sentence tasks) cover all 135 clauses, and each clause's
+    categories are the union of its sentences' (data build leaves out any that no longer fit)."""
+    rows = read_rows(built)
+    assert all(row.get("sentences") for row in rows), [row["id"] for row in rows if not row.get("sentences")]
+    for row in rows:
+        union = {c for s in row["sentences"] for c in s["categories"]} - {taxonomy.fallback_id}
+        assert union == set(row["categories"]) - {taxonomy.fallback_id}, row["id"]
+        assert [row["text"][s["start"]:s["end"]] for s in row["sentences"]] == [s["text"] for s in row["sentences"]]
+
+
+@pytest.mark.label_studio
+def test_the_sentence_labels_import_into_label_studio_with_the_same_config(label_studio, taxonomy, tmp_path):
+    """Sentence tasks use the clause config generated from the taxonomy: they import and export back unchanged."""
+    from labels.studio.config import label_config
+    from labels.studio.connection import Studio, StudioSettings
+
+    [path] = sorted((ANNOTATIONS / SENTENCES_DIR).glob("*.json"))
+    tasks = load_export(path)[:40]
+    studio = Studio(StudioSettings(url=label_studio.url, api_key=label_studio.api_key))
+    emails = {a["completed_by"]["email"] for t in tasks for a in t["annotations"]}
+    for email in sorted(emails - set(studio.user_emails().values())):
+        studio.client.users.create(username=email, email=email)
+    project = studio.client.projects.create(title="clausemap sentence labels round trip",
+                                            label_config=label_config(taxonomy, load_catalogue()))
+    studio.client.projects.import_tasks(id=project.id, request=[{k: v for k, v in t.items() if k != "id"}
+                                                                for t in tasks])
+    (tmp_path / "given").mkdir()
+    (tmp_path / "back").mkdir()
+    (tmp_path / "given" / "s.json").write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "back" / "s.json").write_text(json.dumps(studio.export(project.id), ensure_ascii=False),
+                                              encoding="utf-8")
+    assert sentence_labels(tmp_path / "back", taxonomy) == sentence_labels(tmp_path / "given", taxonomy)
+
+
 # --- the built dataset ----------------------------------------------------------------------------------
 
 
@@ -167,6 +203,7 @@ def test_data_build_is_deterministic_and_the_committed_dataset_is_current(built,
     for name in ("dataset.jsonl", "splits.json"):
         assert (again.parent / name).read_bytes() == (built.parent / name).read_bytes(), name
     assert DATASET.read_bytes() == built.read_bytes(), "data/dataset.jsonl is stale: run `clausemap data build`"
+    assert WRITTEN.read_bytes() == (built.parent / "written.jsonl").read_bytes(), "data/written.jsonl is stale"
     assert SPLITS.read_bytes() == (built.parent / "splits.json").read_bytes(), "data/splits.json is stale"
 
 
@@ -181,15 +218,16 @@ def test_the_dataset_card_counts_match_the_dataset(built, taxonomy):
     card = CARD.read_text(encoding="utf-8")
     assert CARD_BEGIN in card and CARD_END in card, f"{CARD} lacks the {CARD_BEGIN} … {CARD_END} block"
     block = card.split(CARD_BEGIN, 1)[1].split(CARD_END, 1)[0].strip()
-    expected = count_tables(read_rows(built), taxonomy)
+    expected = count_tables(read_rows(built), taxonomy, read_rows(built.parent / "written.jsonl"))
     assert block == expected, "data/README.md's counts are stale: run `.venv/bin/python -m tests.test_annotations`"
 
 
 # --- the card's count tables ----------------------------------------------------------------------------
 
 
-def count_tables(rows: list[dict], taxonomy) -> str:
-    """The dataset card's count tables (Markdown), computed from dataset rows."""
+def count_tables(rows: list[dict], taxonomy, written: list[dict] | None = None) -> str:
+    """The dataset card's count tables (Markdown), computed from the real dataset rows and, counted apart,
+    the rows written for training."""
     docs = sorted({r["doc"] for r in rows})
     short = {doc: doc.split("_")[0] for doc in docs}
     has = {c: [r for r in rows if c in r["categories"]] for c in taxonomy.ids}
@@ -231,7 +269,35 @@ def count_tables(rows: list[dict], taxonomy) -> str:
     leads = Counter(d for r in with_departments for d in r["lead_departments"])
     for dept, n in sorted(named.items(), key=lambda item: (-item[1], item[0])):
         lines += [table_row([dept, n, leads[dept]])]
+    lines += ["", *sentence_and_written_tables(rows, taxonomy, written or [])]
     return "\n".join(lines)
+
+
+def sentence_and_written_tables(rows: list[dict], taxonomy, written: list[dict]) -> list[str]:
+    """Sentence labels of the real clauses; the written rows per category, beside the real ones."""
+    sentences = [s for r in rows for s in r.get("sentences") or []]
+    w_sentences = [s for r in written for s in r["sentences"]]
+    counterfactual = [r for r in written if r.get("made_from")]
+    lines = [f"### Real and written rows per category ({len(rows)} real clauses, {len(sentences)} labelled "
+             f"sentences; {len(written)} written rows, {len(counterfactual)} of them counterfactual edits of seed "
+             f"clauses, {len(w_sentences)} sentences)", "",
+             "Written rows train only: never a test fold, a threshold or a reported figure.", ""]
+    lines += [table_row(["category", "real clauses", "real sentences", "written rows", "written sentences",
+                         "counterfactual rows"]), table_row(["---"] * 6)]
+    for c in taxonomy.ids:
+        lines += [table_row([c, sum(c in r["categories"] for r in rows), sum(c in s["categories"] for s in sentences),
+                             sum(c in r["categories"] for r in written), sum(c in s["categories"] for s in w_sentences),
+                             sum(c in r["categories"] for r in counterfactual)])]
+    lines += ["", "### Written rows: label co-occurrence (rows carrying both; the diagonal is the total)", ""]
+    specific = taxonomy.specific_ids
+    lines += [table_row(["", *specific]), table_row(["---"] * (1 + len(specific)))]
+    for a in specific:
+        mine = [r for r in written if a in r["categories"]]
+        lines += [table_row([a, *(sum(b in r["categories"] for r in mine) for b in specific)])]
+    styles = Counter(r.get("style") or "–" for r in written)
+    lines += ["", "### Written rows by style", "", table_row(["style", "rows"]), table_row(["---", "---"])]
+    lines += [table_row([style, n]) for style, n in sorted(styles.items(), key=lambda item: (-item[1], item[0]))]
+    return lines
 
 
 def table_row(cells) -> str:
@@ -239,4 +305,4 @@ def table_row(cells) -> str:
 
 
 if __name__ == "__main__":
-    print(count_tables(read_rows(DATASET), load_taxonomy()))
+    print(count_tables(read_rows(DATASET), load_taxonomy(), read_rows(WRITTEN) if WRITTEN.exists() else []))

@@ -187,3 +187,84 @@ def test_an_empty_or_missing_annotations_folder_is_a_clear_error(tmp_path, capsy
     (tmp_path / "ann").mkdir()
     assert build(tmp_path) == 2
     assert "no *.json" in capsys.readouterr().err
+
+
+# --- sentence labels and written rows -----------------------------------------------------------------------
+
+
+def sentence_task(clause_id: str, index: int, cats: list[str], task_id: int, doc="doc_a") -> dict:
+    data = {"clause_id": clause_id, "doc": doc, "sentence_index": index, "text": "…"}
+    return {"id": task_id, "data": data, "annotations": [annotation(cats)]}
+
+
+def written_line(row_id: str, sentences: list[tuple[str, list[str]]], **extra) -> str:
+    row = {"id": row_id, "style": "numbered", "sentences": [{"text": t, "categories": c} for t, c in sentences],
+           **extra}
+    return json.dumps(row, ensure_ascii=False) + "\n"
+
+
+def test_sentence_labels_attach_to_their_clause_with_offsets(tmp_path):
+    (tmp_path / "ann" / "sentences").mkdir(parents=True)
+    text = "推进学前教育普及普惠发展。落实生均公用经费标准。"
+    write_export(tmp_path / "ann" / "a.json", [task(1, annotation([A, B]), text=text), task(2, annotation([A]))])
+    write_export(tmp_path / "ann" / "sentences" / "s.json",
+                 [sentence_task("doc_a-1", 0, [A], 1), sentence_task("doc_a-1", 1, [B], 2)])
+    assert build(tmp_path) == 0
+    rows = [json.loads(line) for line in (tmp_path / "out" / "dataset.jsonl").read_text("utf-8").splitlines()]
+    first = rows[0]
+    assert [s["categories"] for s in first["sentences"]] == [[A], [B]]
+    assert [first["text"][s["start"]:s["end"]] for s in first["sentences"]] == [s["text"] for s in first["sentences"]]
+    assert "sentences" not in rows[1]  # not annotated sentence by sentence: trains as a whole clause
+
+
+def test_sentence_labels_that_no_longer_fit_the_clause_are_left_out_and_named(tmp_path, capsys):
+    (tmp_path / "ann" / "sentences").mkdir(parents=True)
+    text = "推进学前教育普及普惠发展。落实生均公用经费标准。"
+    write_export(tmp_path / "ann" / "a.json", [task(1, annotation([A, B]), text=text)])
+    # The union of the sentences' categories (A only) differs from the clause's (A, B).
+    write_export(tmp_path / "ann" / "sentences" / "s.json",
+                 [sentence_task("doc_a-1", 0, [A], 1), sentence_task("doc_a-1", 1, [A], 2)])
+    assert build(tmp_path) == 0
+    row = json.loads((tmp_path / "out" / "dataset.jsonl").read_text("utf-8"))
+    assert "sentences" not in row
+    assert "doc_a-1" in capsys.readouterr().out
+
+
+def test_written_rows_are_built_apart_and_marked(tmp_path, capsys):
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "written").mkdir()
+    write_export(tmp_path / "ann" / "a.json", [task(1, annotation([A]))])
+    (tmp_path / "written" / "w.jsonl").write_text(
+        written_line("w-2", [("落实生均公用经费标准。", [B]), ("开展主题教育活动。", ["other"])])
+        + written_line("w-1", [("推进学前教育普及普惠发展。", [A])], made_from="doc_a-1"), encoding="utf-8")
+    assert build(tmp_path) == 0
+    assert "2 rows written for training" in capsys.readouterr().out
+    dataset = (tmp_path / "out" / "dataset.jsonl").read_text("utf-8")
+    assert "w-1" not in dataset and "w-2" not in dataset
+    written = [json.loads(line) for line in (tmp_path / "out" / "written.jsonl").read_text("utf-8").splitlines()]
+    assert [r["id"] for r in written] == ["w-1", "w-2"]
+    assert all(r["source"] == "written" for r in written)
+    assert written[1]["text"] == "落实生均公用经费标准。开展主题教育活动。"
+    assert written[1]["categories"] == [B]  # the union of its sentences, the fallback dropped
+    assert written[0]["made_from"] == "doc_a-1"
+    # The folds hold real documents only.
+    splits = json.loads((tmp_path / "out" / "splits.json").read_text("utf-8"))
+    assert [f["test_docs"] for f in splits["folds"]] == [["doc_a"]]
+
+
+@pytest.mark.parametrize("line, message", [
+    (written_line("w-1", [("推进学前教育普及普惠发展。落实生均经费标准。", [A])]), "splitter cuts"),
+    (written_line("w-1", [("推进学前教育普及普惠发展。", ["money"])]), "unknown categories"),
+    (written_line("w-1", [("推进学前教育普及普惠发展。", [A])], categories=[B]), "differ from the union"),
+    (written_line("w-1", [("推进学前教育普及普惠发展。", [A])], made_from="doc_z-9"), "not a clause"),
+    ("{broken\n", "invalid JSON"),
+])
+def test_bad_written_rows_name_the_file_and_line(tmp_path, capsys, line, message):
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "written").mkdir()
+    write_export(tmp_path / "ann" / "a.json", [task(1, annotation([A]))])
+    (tmp_path / "written" / "w.jsonl").write_text("\n" + line, encoding="utf-8")
+    assert build(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "w.jsonl:2" in err and message in err
+    assert not (tmp_path / "out").exists()

@@ -11,7 +11,7 @@ import pytest
 from clausemap.clauses import segment_file
 from clausemap.paths import PROJECT_ROOT
 from labels.catalogue import load_catalogue
-from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, TEXT_NAME, label_config
+from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME, label_config
 from labels.taxonomy import load_taxonomy
 from serving.launch import running_service
 
@@ -75,6 +75,14 @@ def test_predict_answers_in_the_configs_names_one_result_per_task(service):
         assert set(names[CATEGORIES_NAME]["value"]["choices"]) <= set(TAXONOMY.ids)
         if DEPARTMENTS_NAME in names:
             assert set(names[DEPARTMENTS_NAME]["value"]["choices"]) <= set(CATALOGUE.names)
+        # Each specific category given comes with its deciding sentence(s), as highlighted spans of the text.
+        text = tasks[body["results"].index(prediction)]["data"]["text"]
+        spans = [item for item in prediction["result"] if item["from_name"] == EVIDENCE_NAME]
+        given = set(names[CATEGORIES_NAME]["value"]["choices"]) - {TAXONOMY.fallback_id}
+        assert {label for span in spans for label in span["value"]["labels"]} == given
+        for span in spans:
+            assert span["type"] == "labels" and span["to_name"] == TEXT_NAME
+            assert text[span["value"]["start"]:span["value"]["end"]] == span["value"]["text"]
 
 
 def test_predict_offers_only_the_departments_the_project_has(service):
@@ -170,6 +178,10 @@ def test_label_studio_connects_and_receives_predictions_for_a_task(connected, se
     assert predictions[0].model_version == served_version(service)
     names = {item["from_name"]: item for item in predictions[0].result}
     assert set(names[CATEGORIES_NAME]["value"]["choices"]) <= set(TAXONOMY.ids)
+    # Label Studio kept the evidence spans of every specific category given.
+    spans = [item for item in predictions[0].result if item["from_name"] == EVIDENCE_NAME]
+    given = set(names[CATEGORIES_NAME]["value"]["choices"]) - {TAXONOMY.fallback_id}
+    assert {label for span in spans for label in span["value"]["labels"]} == given
 
 
 @pytest.mark.label_studio

@@ -80,6 +80,24 @@ def test_classify_gives_every_category_labels_departments_and_version(client, pi
         assert result["low_confidence"] == (result["confidence"] < ServingSettings().low_confidence)
 
 
+def test_each_category_given_shows_its_sentences_as_evidence(client, pipeline):
+    clause = "推进学前教育普及普惠发展。落实教师工资待遇,开展国培省培项目。加强校园安全管理,开展防溺水演练。"
+    body = client.post("/v1/classify", json={"clauses": [clause, *CLAUSES]}).json()
+    direct = pipeline.classify([clause, *CLAUSES])
+    fallback = load_taxonomy().fallback_id
+    for result, expected in zip(body["results"], direct, strict=True):
+        for category in result["categories"]:
+            if not category["assigned"] or category["id"] == fallback:
+                assert category["evidence"] == []
+                continue
+            evidence = category["evidence"]
+            assert [e["text"] for e in evidence] == [e.text for e in expected.evidence[category["id"]]]
+            assert all(result["text"][e["start"]:e["end"]] == e["text"] for e in evidence)
+            assert all(e["score"] >= category["threshold"] - 1e-4 for e in evidence)
+            # A sentence-unit model: the clause's score is its best sentence's.
+            assert evidence[0]["score"] == pytest.approx(category["score"], abs=1e-4)
+
+
 def test_classify_matches_the_evaluation_code_path(client, pipeline):
     """The service answers exactly what training.pipeline (used by `clausemap evaluate`) answers."""
     body = client.post("/v1/classify", json={"clauses": CLAUSES}).json()
@@ -167,9 +185,14 @@ def test_plan_csv_export_is_the_breakdown_table(client, seed_plan):
     for row, clause in zip(rows[1:], plan["clauses"], strict=True):
         assert clause["text"] in row[1]
         assert row[2].split("、") == [names[label] for label in clause["labels"]]
-        assert row[3].split("、") == clause["lead_departments"]
-        assert row[4] == "、".join(clause["cooperating_departments"])
-        assert float(row[5]) == pytest.approx(clause["confidence"], abs=0.006)
+        # 依据: a line per assigned specific category, naming it and its best sentence, found in the clause.
+        given = [c for c in clause["categories"] if c["assigned"] and c["evidence"]]
+        assert row[3].splitlines() == [f"{c['name']}: {c['evidence'][0]['text']}" for c in given]
+        for c in given:
+            assert c["evidence"][0]["text"] in clause["text"]
+        assert row[4].split("、") == clause["lead_departments"]
+        assert row[5] == "、".join(clause["cooperating_departments"])
+        assert float(row[6]) == pytest.approx(clause["confidence"], abs=0.006)
 
 
 def test_plan_xlsx_export_matches_the_csv(client, seed_plan):
@@ -183,7 +206,8 @@ def test_plan_xlsx_export_matches_the_csv(client, seed_plan):
     as_csv = client.post("/v1/plans?format=csv", files={"file": ("计划.txt", text.encode(), "text/plain")})
     csv_rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
     assert len(rows) == 1 + len(document.clauses)
-    assert [r[:5] for r in rows] == [r[:5] for r in csv_rows]
+    assert [r[:6] for r in rows] == [r[:6] for r in csv_rows]
+    assert rows[0][3] == "依据"
     # Low-confidence rows are shaded, the others are not.
     flags = [c["low_confidence"] for c in client.post("/v1/plans", json={"text": text}).json()["clauses"]]
     shaded = [sheet.cell(row=i, column=1).fill.fill_type == "solid" for i in range(2, sheet.max_row + 1)]

@@ -96,7 +96,7 @@ def test_evaluate_json_through_the_command(model_dir, training_data_path):
                              "--data", str(training_data_path), "--json"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"macro_f1", "micro_f1", "per_label", "n"}
+    assert set(report) == {"macro_f1", "micro_f1", "per_label", "n", "colabel", "n_written_skipped"}
     assert report["n"] == len(rows_of(training_data_path))
     assert set(report["per_label"]) == set(TAXONOMY.ids)
     for label, m in report["per_label"].items():

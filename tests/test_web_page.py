@@ -63,6 +63,20 @@ def test_paste_a_plan_see_the_breakdown_and_download_it(browser, server, tmp_pat
     assert first.locator("td.dept li.lead").first.inner_text().startswith(plan["clauses"][0]["lead_departments"][0])
     low = [c["low_confidence"] for c in plan["clauses"]]
     assert page.locator("#breakdown tbody tr.low").count() == sum(low)
+
+    # Hovering a category chip highlights the sentence(s) that decided it in the clause text; a click pins
+    # them with their scores.
+    index, clause = next((i, c) for i, c in enumerate(plan["clauses"])
+                         if any(cat["assigned"] and cat["evidence"] for cat in c["categories"]))
+    category = next(cat for cat in clause["categories"] if cat["assigned"] and cat["evidence"])
+    row = rows.nth(index)
+    row.locator(f'td.cats .chip[data-cat="{category["id"]}"]').hover()
+    highlighted = row.locator("mark.ev.hl")
+    assert highlighted.count() == len(category["evidence"])
+    assert [highlighted.nth(k).inner_text() for k in range(highlighted.count())] == \
+        sorted((e["text"] for e in category["evidence"]), key=clause["text"].index)
+    row.locator(f'td.cats .chip[data-cat="{category["id"]}"]').click()
+    assert category["evidence"][0]["text"] in row.locator("td.cats .evidence").inner_text()
     page.screenshot(path=str(tmp_path / "page.png"), full_page=False)
 
     with page.expect_download() as download:

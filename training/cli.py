@@ -21,7 +21,7 @@ def _models_fetch(args) -> int:
         from training.config import load_config
 
         model = load_config(args.config).model
-        name = getattr(model, "pretrained", None)
+        name = getattr(model, "pretrained", None) or getattr(model, "encoder", None)
         if name not in ENCODERS:  # a baseline, a random or hub/local model: nothing to fetch
             print(f"{args.config}: no encoder to fetch", file=sys.stderr)
             return 0
@@ -48,22 +48,49 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from training.evaluate import evaluate_file
-    from training.report import format_metrics_table
+    from training.report import evaluation_markdown, format_colabel_table, format_metrics_table
 
     report = evaluate_file(args.model, args.data)
+    if args.report:
+        _write_report(args.report, evaluation_markdown(f"Evaluation of `{args.model}` on `{args.data}`", report,
+                                                       report["colabel"]))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
-        print(f"{args.data}: {report['n']} rows\nmacro-F1 {report['macro_f1']:.3f}   micro-F1 {report['micro_f1']:.3f}\n")
+        skipped = f" ({report['n_written_skipped']} written rows skipped)" if report["n_written_skipped"] else ""
+        print(f"{args.data}: {report['n']} rows{skipped}\n"
+              f"macro-F1 {report['macro_f1']:.3f}   micro-F1 {report['micro_f1']:.3f}\n")
         print(format_metrics_table(report))
+        print()
+        print(format_colabel_table(report["colabel"], top=5))
     return 0
+
+
+def _write_report(path: str, text: str) -> None:
+    from clausemap.errors import InputFileError
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputFileError(path, f"cannot write the report: {exc.strerror}") from None
+    print(f"report written to {path}", file=sys.stderr)
 
 
 def _cv(args) -> int:
     from training.config import load_config
     from training.evaluate import cross_validate
 
+    from training.report import evaluation_markdown, format_colabel_table, format_metrics_table
+
     result = cross_validate(load_config(args.config, args.overrides))
+    if args.report:
+        intro = [f"Leave-one-document-out cv of `{result['config']}` (data hash `{result['data_hash'][:8]}`): "
+                 f"{result['n_real']} real clauses, {result['n_written']} written rows (training only). "
+                 f"Macro-F1 {result['macro_f1_mean']:.3f} ± {result['macro_f1_std']:.3f} over "
+                 f"{len(result['folds'])} folds; below, all folds' predictions pooled.", ""]
+        _write_report(args.report, evaluation_markdown(f"Cross-validation of `{result['config']}`", result["pooled"],
+                                                       result["colabel"], intro))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -74,6 +101,10 @@ def _cv(args) -> int:
     for f in result["folds"]:
         print(f"| {f['fold']} | {f['n_train']} | {f['n_test']} | {f['macro_f1']:.3f} | {f['micro_f1']:.3f} "
               f"| {f['train_seconds']:.0f} |")
+    print()
+    print(format_metrics_table(result["pooled"]))
+    print()
+    print(format_colabel_table(result["colabel"], top=5))
     return 0
 
 
@@ -100,11 +131,13 @@ def register(subparsers) -> None:
     evaluate.add_argument("--model", default=str(default_model_dir()), help="artifact directory (default: %(default)s)")
     evaluate.add_argument("--data", required=True, help="JSONL rows with 'text' and 'categories'")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--report", metavar="FILE.md", help="also write a markdown report (metrics, co-label rates)")
     evaluate.set_defaults(func=_evaluate)
 
     cv = subparsers.add_parser("cv", help="leave-one-document-out cross-validation of a config")
     cv.add_argument("--config", required=True, help="YAML config")
     cv.add_argument("--json", action="store_true", help="print one JSON object")
+    cv.add_argument("--report", metavar="FILE.md", help="also write a markdown report (pooled metrics, co-label rates)")
     cv.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
     cv.set_defaults(func=_cv)
 

@@ -71,8 +71,39 @@ class TfidfModelConfig(_Strict):
         return self
 
 
+class NgramFeatures(_Strict):
+    ngram_min: int = Field(1, ge=1)
+    ngram_max: int = Field(3, ge=1)
+    min_df: int = Field(1, ge=1)
+
+
+class LinearModelConfig(_Strict):
+    """Logistic-regression heads on a frozen sentence encoder and on character n-grams, mixed."""
+
+    kind: Literal["linear"]
+    # A name from `clausemap models fetch`, a hub name or a local path; null: n-grams only.
+    encoder: str | None = "m3e-small"
+    max_length: int = Field(128, gt=8, le=512)
+    tfidf: NgramFeatures | None = NgramFeatures()  # null: encoder only
+    C_encoder: float = Field(1.0, gt=0)
+    C_tfidf: float = Field(4.0, gt=0)
+    # The mixed score is encoder_weight × encoder head + (1 − encoder_weight) × n-gram head.
+    encoder_weight: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _some_features(self):
+        if not self.encoder and not self.tfidf:
+            raise ValueError("give model.encoder, model.tfidf or both")
+        return self
+
+
 class TrainingConfig(_Strict):
     seed: int = 13
+    # What the model is trained on and scores: whole clauses, or annotated sentences (a clause then takes each
+    # category's best sentence score). Rows without sentence labels train as whole clauses either way.
+    unit: Literal["clause", "sentence"] = "clause"
+    # With unit: sentence, train on the whole clauses too.
+    include_clauses: bool = True
     # Share of the training rows held out to tune the per-label thresholds (and pick the best epoch).
     validation_fraction: float = Field(0.2, ge=0.0, lt=0.9)
     epochs: float = Field(4, gt=0)
@@ -92,18 +123,23 @@ class TrainingConfig(_Strict):
 class ThresholdConfig(_Strict):
     tune: bool = True
     default: float = Field(0.5, gt=0, lt=1)
+    # heldout: tune on the validation_fraction of real rows held out; oof: on out-of-fold scores of every real
+    # training row (one model per training document, trained on the others), then train on all rows.
+    source: Literal["heldout", "oof"] = "heldout"
 
 
 class DataConfig(_Strict):
     path: Path = Path("data/dataset.jsonl")
     splits: Path = Path("data/splits.json")
     taxonomy: Path | None = None
+    # Rows written for training (source: written): trained on, never evaluated on. null: none.
+    written: Path | None = None
 
 
 class Config(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    model: Annotated[Union[BertModelConfig, TfidfModelConfig], Field(discriminator="kind")]
+    model: Annotated[Union[BertModelConfig, TfidfModelConfig, LinearModelConfig], Field(discriminator="kind")]
     training: TrainingConfig = TrainingConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
     data: DataConfig = DataConfig()
@@ -113,7 +149,7 @@ class Config(_Strict):
         return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-_UNION_TAGS = {"bert", "tfidf"}
+_UNION_TAGS = {"bert", "tfidf", "linear"}
 
 
 def _key_of(loc: tuple) -> str:

@@ -13,12 +13,37 @@ from clausemap.errors import InputFileError
 from clausemap.fileio import read_jsonl_objects
 
 
+# Rows whose `source` is this were written for training (in the style of real plans, or edited from a seed
+# clause): they are trained on, never evaluated on, and never tune a threshold.
+WRITTEN = "written"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A labelled sentence of a clause: the unit the guideline decides categories on."""
+
+    text: str
+    categories: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Example:
     id: str
     doc: str
     text: str
     categories: tuple[str, ...]
+    source: str = "real"
+    sentences: tuple[Unit, ...] = ()  # sentence labels, when annotated
+    made_from: str | None = None  # a written row edited from this real clause id (a counterfactual)
+
+    @property
+    def written(self) -> bool:
+        return self.source == WRITTEN
+
+    @property
+    def origin_doc(self) -> str | None:
+        """The real document a written row was edited from (it must not train a fold that tests that document)."""
+        return self.made_from.rsplit("-", 1)[0] if self.made_from else None
 
 
 def load_examples(path: str | Path, label_ids: list[str]) -> list[Example]:
@@ -35,10 +60,47 @@ def load_examples(path: str | Path, label_ids: list[str]) -> list[Example]:
         if unknown:
             raise InputFileError(path, f"unknown categories {unknown}; the model knows {label_ids}", number)
         examples.append(Example(id=str(row.get("id", f"{Path(path).stem}-{number}")), doc=str(row.get("doc", "")),
-                                text=text, categories=tuple(dict.fromkeys(cats))))
+                                text=text, categories=tuple(dict.fromkeys(cats)),
+                                source=str(row.get("source") or "real"),
+                                sentences=_sentence_units(row.get("sentences"), known, path, number),
+                                made_from=row.get("made_from") or None))
     if not examples:
         raise InputFileError(path, "no rows")
     return examples
+
+
+def _sentence_units(sentences, known: set[str], path, number: int) -> tuple[Unit, ...]:
+    if sentences is None:
+        return ()
+    if not isinstance(sentences, list):
+        raise InputFileError(path, "'sentences' must be a list of {text, categories}", number)
+    units = []
+    for i, item in enumerate(sentences):
+        text = item.get("text") if isinstance(item, dict) else None
+        cats = item.get("categories") if isinstance(item, dict) else None
+        if not isinstance(text, str) or not text.strip() or not isinstance(cats, list) or not cats:
+            raise InputFileError(path, f"sentences[{i}]: needs a non-empty 'text' and 'categories'", number)
+        unknown = [c for c in cats if c not in known]
+        if unknown:
+            raise InputFileError(path, f"sentences[{i}]: unknown categories {unknown}", number)
+        units.append(Unit(text, tuple(dict.fromkeys(cats))))
+    return tuple(units)
+
+
+def load_training_examples(path: str | Path, written: str | Path | None, label_ids: list[str]) -> list[Example]:
+    """The dataset's rows, then the written rows (when the file is given and exists), each marked as such."""
+    examples = load_examples(path, label_ids)
+    if written is not None and Path(written).is_file():
+        extra = load_examples(written, label_ids)
+        not_marked = [ex.id for ex in extra if not ex.written]
+        if not_marked:
+            raise InputFileError(written, f"rows not marked source: {WRITTEN!r}: {not_marked[:5]}")
+        examples += extra
+    return examples
+
+
+def real_only(examples: list[Example]) -> list[Example]:
+    return [ex for ex in examples if not ex.written]
 
 
 def label_matrix(examples: list[Example], label_ids: list[str]) -> np.ndarray:
@@ -54,15 +116,21 @@ def data_hash(examples: list[Example]) -> str:
     """sha256 of what training sees (ids, texts, labels), independent of file formatting."""
     digest = hashlib.sha256()
     for ex in examples:
-        digest.update(json.dumps([ex.id, ex.text, list(ex.categories)], ensure_ascii=False).encode("utf-8"))
+        seen = [ex.id, ex.text, list(ex.categories)]
+        if ex.sentences:
+            seen.append([[u.text, list(u.categories)] for u in ex.sentences])
+        digest.update(json.dumps(seen, ensure_ascii=False).encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
 
 
 def holdout_split(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """Seeded split into (train, held-out). Rows are spread over label combinations so rare labels reach both."""
+    """Seeded split into (train, held-out). Rows are spread over label combinations so rare labels reach both.
+    Written rows always train: the held-out rows tune thresholds, which is a kind of evaluation."""
+    written = [ex for ex in examples if ex.written]
+    examples = real_only(examples)
     if fraction <= 0 or len(examples) < 4:
-        return list(examples), []
+        return list(examples) + written, []
     rng = np.random.default_rng(seed)
     by_combo: dict[tuple[str, ...], list[int]] = {}
     for i, ex in enumerate(examples):
@@ -79,13 +147,13 @@ def holdout_split(examples: list[Example], fraction: float, seed: int) -> tuple[
         held.extend(members[:take])
     held_set = set(held)
     train = [ex for i, ex in enumerate(examples) if i not in held_set]
-    return train, [examples[i] for i in sorted(held_set)]
+    return train + written, [examples[i] for i in sorted(held_set)]
 
 
 def load_folds(path: str | Path, examples: list[Example]) -> list[tuple[str, list[str]]]:
     """[(fold name, test docs)] from splits.json; without the file, one fold per document."""
     path = Path(path)
-    docs = sorted({ex.doc for ex in examples})
+    docs = sorted({ex.doc for ex in real_only(examples)})
     if not path.exists():
         return [(doc, [doc]) for doc in docs]
     try:

@@ -14,9 +14,9 @@ import numpy as np
 
 from clausemap.errors import ClausemapError
 from training.config import Config
-from training.data import Example, data_hash, label_matrix, load_examples, load_folds
+from training.data import Example, data_hash, label_matrix, load_examples, load_folds, real_only
 from training.inference import Predictor, load_predictor
-from training.metrics import multilabel_report
+from training.metrics import colabel_report, multilabel_report
 
 
 def predict_matrix(predictor: Predictor, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
@@ -31,25 +31,36 @@ def predict_matrix(predictor: Predictor, examples: list[Example]) -> tuple[np.nd
 
 
 def evaluate_file(model_dir: str | Path, data_path: str | Path) -> dict:
-    """{macro_f1, micro_f1, per_label, n} of the artifact on a JSONL file of rows with text and categories."""
+    """{macro_f1, micro_f1, per_label, n, colabel, n_written_skipped} of the artifact on a JSONL file of rows with
+    text and categories. Rows written for training (source: written) are never evaluated on: they are skipped."""
     predictor = load_predictor(model_dir)
-    examples = load_examples(data_path, predictor.labels)
+    everything = load_examples(data_path, predictor.labels)
+    examples = real_only(everything)
+    if not examples:
+        raise ClausemapError(f"{data_path}: every row is written for training (source: written); "
+                             "evaluation needs real clauses")
     gold, pred = predict_matrix(predictor, examples)
-    return multilabel_report(gold, pred, predictor.labels)
+    report = multilabel_report(gold, pred, predictor.labels)
+    report["colabel"] = colabel_report(gold, pred, predictor.labels, predictor.labels.index(predictor.fallback_id))
+    report["n_written_skipped"] = len(everything) - len(examples)
+    return report
 
 
 def cross_validate(config: Config, log=None) -> dict:
     """Train on all documents but one, test on that one, for every fold of the config's splits file."""
-    from training.train import taxonomy_of, train
+    from training.train import config_examples, taxonomy_of, train
 
     log = log or sys.stderr
-    labels = taxonomy_of(config).ids
-    examples = load_examples(config.resolve(config.data.path), labels)
+    taxonomy = taxonomy_of(config)
+    labels = taxonomy.ids
+    examples = config_examples(config, labels)
     folds = load_folds(config.resolve(config.data.splits), examples)
-    results, golds, preds = [], [], []
+    results, golds, preds, mistakes = [], [], [], []
     for number, (name, test_docs) in enumerate(folds, start=1):
-        train_rows = [ex for ex in examples if ex.doc not in test_docs]
-        test_rows = [ex for ex in examples if ex.doc in test_docs]
+        # Written rows train every fold but the one testing the document they were edited from; only real
+        # clauses are tested.
+        train_rows = [ex for ex in examples if ex.doc not in test_docs and ex.origin_doc not in test_docs]
+        test_rows = [ex for ex in real_only(examples) if ex.doc in test_docs]
         if not train_rows or not test_rows:
             raise ClausemapError(f"fold {name}: needs rows both to train on and to test on")
         print(f"[cv {config.name}] fold {number}/{len(folds)} {name}: train {len(train_rows)}, test {len(test_rows)}",
@@ -63,20 +74,31 @@ def cross_validate(config: Config, log=None) -> dict:
         report = multilabel_report(gold, pred, labels)
         golds.append(gold)
         preds.append(pred)
+        mistakes += [{"id": ex.id, "gold": _names(g, labels), "predicted": _names(p, labels)}
+                     for ex, g, p in zip(test_rows, gold, pred) if (g != p).any()]
         results.append({"fold": name, "test_docs": test_docs, "n_train": len(train_rows), "n_test": len(test_rows),
                         "macro_f1": report["macro_f1"], "micro_f1": report["micro_f1"],
                         "train_seconds": round(seconds, 1)})
         print(f"[cv {config.name}] fold {name}: macro-F1 {report['macro_f1']:.3f}, micro-F1 "
               f"{report['micro_f1']:.3f}, trained in {seconds:.0f}s", file=log, flush=True)
     macro = np.array([r["macro_f1"] for r in results])
-    pooled = multilabel_report(np.concatenate(golds), np.concatenate(preds), labels)
+    gold_all, pred_all = np.concatenate(golds), np.concatenate(preds)
+    pooled = multilabel_report(gold_all, pred_all, labels)
     return {
         "config": config.name,
         "data_hash": data_hash(examples),
+        "n_real": len(real_only(examples)),
+        "n_written": len(examples) - len(real_only(examples)),
+        "colabel": colabel_report(gold_all, pred_all, labels, labels.index(taxonomy.fallback_id)),
         "folds": results,
         "macro_f1_mean": float(macro.mean()),
         "macro_f1_std": float(macro.std()),
         "micro_f1_mean": float(np.mean([r["micro_f1"] for r in results])),
         "pooled": pooled,
         "train_seconds_total": round(sum(r["train_seconds"] for r in results), 1),
+        "mistakes": mistakes,  # every test clause whose predicted label set differs from its gold one
     }
+
+
+def _names(row: np.ndarray, labels: list[str]) -> list[str]:
+    return [label for label, on in zip(labels, row) if on]

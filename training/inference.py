@@ -3,8 +3,14 @@
     predictor = load_predictor("models/default")
     predictor.predict(["加强教师队伍建设……"])[0].labels   # -> ["teachers"]
 
-Every artifact kind (fine-tuned BERT, TF-IDF baseline) answers the same interface; all methods are
-thread-safe.
+Every artifact kind (fine-tuned BERT, TF-IDF baseline, linear heads on a frozen encoder) answers the same
+interface; all methods are thread-safe.
+
+Categories are decided per sentence (clausemap.clauses.sentences), the unit of the annotation guide: an
+artifact trained with `unit: sentence` scores each sentence and gives the clause, per category, the best score
+of its sentences; an older `unit: clause` artifact scores the whole clause. Either way each category a clause
+is given carries its evidence: the sentences that reach its threshold (for a clause-unit model, at least the
+best-scoring one), with their scores and offsets in the clause text.
 """
 
 from __future__ import annotations
@@ -16,17 +22,41 @@ from pathlib import Path
 
 import numpy as np
 
+from clausemap.clauses.sentences import Sentence, split_sentences
 from clausemap.errors import InputFileError
 from training.metrics import decide
 
 ARTIFACT_FILE = "clausemap.json"
 TFIDF_FILE = "tfidf.joblib"
+UNITS = ("clause", "sentence")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence of the clause that supports a category."""
+
+    text: str
+    start: int  # [start, end) offsets in the clause text
+    end: int
+    score: float
 
 
 @dataclass
 class Prediction:
-    scores: dict[str, float]  # every label id -> sigmoid probability
+    scores: dict[str, float]  # every label id -> probability (the best sentence's, for a sentence-unit model)
     labels: list[str]  # specific ids at or above their threshold, else [fallback id]
+    # Each specific label given -> the sentences that decided it, best first (none for the fallback).
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
+
+
+@dataclass
+class _Analysis:
+    """Clause scores (n × labels), every clause's sentences and their scores, optional clause embeddings."""
+
+    scores: np.ndarray
+    sentences: list[list[Sentence]]
+    sentence_scores: list[np.ndarray]
+    embeddings: np.ndarray | None = None
 
 
 @dataclass
@@ -55,47 +85,93 @@ class Predictor:
         return self.meta["model_version"]
 
     @property
+    def unit(self) -> str:
+        """What the model scores: "sentence" (the clause takes its best sentence's score) or "clause"."""
+        return self.meta.get("unit", "clause")
+
+    @property
     def info(self) -> dict:
-        keys = ("kind", "config_name", "data_hash", "metrics", "trained_at", "model_version")
+        keys = ("kind", "unit", "config_name", "data_hash", "metrics", "trained_at", "model_version")
         return {key: self.meta.get(key) for key in keys}
 
     def predict_scores(self, texts: list[str]) -> np.ndarray:
-        """(n × labels) sigmoid probabilities, rows in input order."""
+        """(n × labels) probabilities per clause, rows in input order."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self._in_length_batches(texts, self._scores)
+        if self.unit == "clause":
+            return self._in_length_batches(texts, self._scores)
+        return self._analyse(texts, embed=False).scores
 
     def predict(self, texts: list[str]) -> list[Prediction]:
-        return self._decide(self.predict_scores(texts))
+        texts = list(texts)
+        return self._decide(self._analyse(texts, embed=False)) if texts else []
 
     def predict_and_embed(self, texts: list[str]) -> tuple[list[Prediction], np.ndarray]:
         """`predict` and `embed` from one pass over the model (the service needs both for every clause)."""
         texts = list(texts)
         if not texts:
             return [], np.zeros((0, 0), dtype=np.float32)
-        both = self._in_length_batches(texts, self._scores_and_embed)
-        n_labels = len(self.labels)
-        return self._decide(both[:, :n_labels]), _l2_normalised(both[:, n_labels:])
+        analysis = self._analyse(texts, embed=True)
+        return self._decide(analysis), analysis.embeddings
 
-    def _decide(self, scores: np.ndarray) -> list[Prediction]:
+    def _analyse(self, texts: list[str], embed: bool) -> _Analysis:
+        sentences = _sentences_of(texts)
+        flat = [s.text for group in sentences for s in group]
+        n_labels = len(self.labels)
+        embeddings = None
+        if self.unit == "sentence":
+            # One pass over every sentence; a clause takes each category's best sentence score, and the mean of
+            # its sentence vectors as its embedding.
+            rows = self._in_length_batches(flat, self._scores_and_embed if embed else self._scores)
+            per_clause = _split_rows(rows, sentences)
+            scores = np.stack([part[:, :n_labels].max(axis=0) for part in per_clause])
+            if embed:
+                embeddings = _mean_vectors([part[:, n_labels:] for part in per_clause])
+            sentence_scores = [part[:, :n_labels] for part in per_clause]
+        else:
+            both = self._in_length_batches(texts, self._scores_and_embed if embed else self._scores)
+            scores = both[:, :n_labels]
+            if embed:
+                embeddings = _l2_normalised(both[:, n_labels:])
+            # The clause-unit model scores the sentences again, only to show the evidence.
+            sentence_scores = _split_rows(self._in_length_batches(flat, self._scores), sentences)
+        return _Analysis(scores, sentences, sentence_scores, embeddings)
+
+    def _decide(self, analysis: _Analysis) -> list[Prediction]:
         labels = self.labels
         thresholds = np.array([self.thresholds[label] for label in labels])
-        chosen = decide(scores, thresholds, labels.index(self.fallback_id))
-        return [
-            Prediction(
+        fallback = labels.index(self.fallback_id)
+        chosen = decide(analysis.scores, thresholds, fallback)
+        predictions = []
+        for row, picked, sentences, sentence_scores in zip(analysis.scores, chosen, analysis.sentences,
+                                                           analysis.sentence_scores):
+            evidence = {}
+            for j in np.flatnonzero(picked):
+                if j == fallback:
+                    continue
+                column = sentence_scores[:, j]
+                order = [k for k in np.argsort(-column, kind="stable") if column[k] >= thresholds[j]] or \
+                    [int(np.argmax(column))]
+                evidence[labels[j]] = [Evidence(sentences[k].text, sentences[k].start, sentences[k].end,
+                                                float(column[k])) for k in order]
+            predictions.append(Prediction(
                 scores={label: float(s) for label, s in zip(labels, row)},
                 labels=[label for label, keep in zip(labels, picked) if keep],
-            )
-            for row, picked in zip(scores, chosen)
-        ]
+                evidence=evidence,
+            ))
+        return predictions
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised sentence vectors, rows in input order."""
+        """L2-normalised clause vectors, rows in input order (a sentence-unit model: the mean of its sentences')."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        return _l2_normalised(self._in_length_batches(texts, self._embed))
+        if self.unit == "clause":
+            return _l2_normalised(self._in_length_batches(texts, self._embed))
+        sentences = _sentences_of(texts)
+        rows = self._in_length_batches([s.text for group in sentences for s in group], self._embed)
+        return _mean_vectors(_split_rows(rows, sentences))
 
     def _in_length_batches(self, texts: list[str], fn) -> np.ndarray:
         # Similar lengths share a batch, so little padding is computed; results go back to input order.
@@ -180,6 +256,29 @@ class TfidfPredictor(Predictor):
 PREDICTORS = {"bert": BertPredictor, "tfidf": TfidfPredictor}
 
 
+def predictor_class(kind: str):
+    if kind == "linear":  # its module imports this one
+        from training.linear import LinearPredictor
+
+        return LinearPredictor
+    return PREDICTORS.get(kind)
+
+
+def _sentences_of(texts: list[str]) -> list[list[Sentence]]:
+    return [split_sentences(text) or [Sentence(text, 0, len(text))] for text in texts]
+
+
+def _mean_vectors(parts: list[np.ndarray]) -> np.ndarray:
+    """One L2-normalised vector per group: the mean of its members' normalised vectors."""
+    return _l2_normalised(np.stack([_l2_normalised(part).mean(axis=0) for part in parts]))
+
+
+def _split_rows(rows: np.ndarray, groups: list[list]) -> list[np.ndarray]:
+    """Cut the rows of all groups' members (in order) back into one block per group."""
+    ends = np.cumsum([len(g) for g in groups])[:-1]
+    return np.split(rows, ends)
+
+
 def _l2_normalised(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
@@ -194,8 +293,10 @@ def read_artifact_meta(path: str | Path) -> dict:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputFileError(meta_file, f"unreadable: {exc}") from None
-    if meta.get("kind") not in PREDICTORS:
+    if predictor_class(meta.get("kind")) is None:
         raise InputFileError(meta_file, f"unknown model kind {meta.get('kind')!r}")
+    if meta.get("unit", "clause") not in UNITS:
+        raise InputFileError(meta_file, f"unknown unit {meta.get('unit')!r} (expected one of {UNITS})")
     return meta
 
 
@@ -203,4 +304,4 @@ def load_predictor(path: str | Path) -> Predictor:
     """The predictor for the artifact directory `path`, whatever its kind."""
     path = Path(path)
     meta = read_artifact_meta(path)
-    return PREDICTORS[meta["kind"]](path, meta)
+    return predictor_class(meta["kind"])(path, meta)

@@ -77,3 +77,33 @@ def multilabel_report(gold: np.ndarray, pred: np.ndarray, label_ids: list[str]) 
         "per_label": per_label,
         "n": int(gold.shape[0]),
     }
+
+
+# A co-label rate above this means the model gives B because A is there, not because of what the clause says.
+COLABEL_LIMIT = 0.25
+
+
+def colabel_report(gold: np.ndarray, pred: np.ndarray, label_ids: list[str], fallback_index: int | None = None,
+                   min_support: int = 1) -> dict:
+    """For each ordered pair of specific categories A→B: among the clauses with gold A and without gold B, the
+    share that were given B. A high rate means B travels with A in the model rather than in the text.
+
+    {"pairs": [{"from", "to", "rate", "given", "of"} … worst first], "max": {…} | None, "limit", "above_limit": n}
+    Pairs with fewer than `min_support` such clauses are left out (their rate says nothing).
+    """
+    gold = gold.astype(bool)
+    pred = pred.astype(bool)
+    pairs = []
+    for a, label_a in enumerate(label_ids):
+        for b, label_b in enumerate(label_ids):
+            if a == b or fallback_index in (a, b):
+                continue
+            base = gold[:, a] & ~gold[:, b]
+            n = int(base.sum())
+            if n < min_support:
+                continue
+            given = int((base & pred[:, b]).sum())
+            pairs.append({"from": label_a, "to": label_b, "rate": given / n, "given": given, "of": n})
+    pairs.sort(key=lambda p: (-p["rate"], -p["given"], p["from"], p["to"]))
+    return {"pairs": pairs, "max": pairs[0] if pairs else None, "limit": COLABEL_LIMIT,
+            "above_limit": sum(p["rate"] > COLABEL_LIMIT for p in pairs)}

@@ -23,6 +23,7 @@ from clausemap.paths import PROJECT_ROOT
 from labels.catalogue import Catalogue, find_catalogue
 from labels.taxonomy import Taxonomy, load_taxonomy
 from training.departments import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights, read_dataset_rows
+from training.inference import Evidence
 
 # Optional files inside a model artifact. history.jsonl: dataset rows with departments the model was trained
 # alongside (without it, data/dataset.jsonl is the history); departments.yaml: the catalogue the model ships with.
@@ -39,6 +40,8 @@ class ClauseResult:
     scores: dict[str, float]  # every category id -> probability
     labels: list[str]  # the categories given
     departments: list[DepartmentSuggestion] = field(default_factory=list)  # best first; one marked lead
+    # Each specific category given -> the sentences of the clause that decided it, best first.
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
 
 
 class ClausePipeline:
@@ -70,7 +73,7 @@ class ClausePipeline:
             predictions, embeddings = self.predictor.predict(texts), None
         suggestions = self.suggester.suggest(texts, [p.scores for p in predictions], embeddings)
         return [
-            ClauseResult(text, dict(p.scores), list(p.labels), ranked)
+            ClauseResult(text, dict(p.scores), list(p.labels), ranked, dict(p.evidence))
             for text, p, ranked in zip(texts, predictions, suggestions, strict=True)
         ]
 

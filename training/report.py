@@ -84,3 +84,23 @@ def write_report(out_dir: Path, meta: dict, names: dict[str, str], held: dict | 
     lines += ["", "## Thresholds", "", "| label | threshold |", "|---|---:|"]
     lines += [f"| {label} | {t:.3f} |" for label, t in meta["thresholds"].items()]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def format_colabel_table(colabel: dict, top: int = 12) -> str:
+    """The worst co-label pairs A→B (share of clauses with gold A, without gold B, that were given B)."""
+    lines = [f"Co-label rates (gold A, not gold B, given B); limit {colabel['limit']:.2f}, "
+             f"{colabel['above_limit']} pair(s) above it.", "",
+             "| A → B | given B | of | rate |", "|---|---:|---:|---:|"]
+    for pair in colabel["pairs"][:top]:
+        flag = " **over**" if pair["rate"] > colabel["limit"] else ""
+        lines.append(f"| {pair['from']} → {pair['to']} | {pair['given']} | {pair['of']} | {pair['rate']:.2f}{flag} |")
+    return "\n".join(lines)
+
+
+def evaluation_markdown(title: str, report: dict, colabel: dict, intro: list[str] | None = None) -> str:
+    """report.md of `clausemap evaluate --report` / `clausemap cv --report`."""
+    lines = [f"# {title}", "", *(intro or []),
+             f"Macro-F1 **{report['macro_f1']:.3f}**, micro-F1 **{report['micro_f1']:.3f}** on {report['n']} real "
+             "clauses (rows written for training are never evaluated).", "",
+             format_metrics_table(report), "", "## Co-label report", "", format_colabel_table(colabel), ""]
+    return "\n".join(lines)

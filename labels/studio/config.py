@@ -13,6 +13,7 @@ from clausemap.errors import ClausemapError
 TEXT_NAME = "text"  # <Text name=...>: the clause body
 CATEGORIES_NAME = "categories"  # <Choices name=...>: stored values are taxonomy ids
 DEPARTMENTS_NAME = "departments"  # <Choices name=...>: stored values are catalogue names
+EVIDENCE_NAME = "evidence"  # <Labels name=...>: sentence spans that decide a category; values are taxonomy ids
 SECTION_SEPARATOR = " / "  # task data "section" is the headings joined with this
 
 
@@ -23,6 +24,11 @@ def label_config(taxonomy, catalogue) -> str:
     view = ET.Element("View")
     ET.SubElement(view, "Header", value="$doc", size="6")
     ET.SubElement(view, "Header", value="$section", size="5")
+    # Pre-annotations highlight the sentence(s) that decided each category the model gave.
+    evidence = ET.SubElement(view, "Labels", name=EVIDENCE_NAME, toName=TEXT_NAME, showInline="true")
+    for cat in taxonomy.categories:
+        if not cat.fallback:
+            ET.SubElement(evidence, "Label", value=cat.id, hint=f"依据: {cat.name}")
     ET.SubElement(view, "Text", name=TEXT_NAME, value="$text")
 
     ET.SubElement(view, "Header", value="类别 Categories", size="4")
@@ -57,10 +63,12 @@ def _parse(config_xml: str) -> ET.Element:
 
 
 def config_choices(config_xml: str) -> dict[str, list[str]]:
-    """The stored values (alias, else value) of each <Choices> block, keyed by its name."""
+    """The stored values (alias, else value) of each <Choices> and <Labels> block, keyed by its name."""
+    root = _parse(config_xml)
+    blocks = [(block, "Choice") for block in root.iter("Choices")] + [(block, "Label") for block in root.iter("Labels")]
     return {
-        block.get("name", ""): [c.get("alias") or c.get("value", "") for c in block.iter("Choice")]
-        for block in _parse(config_xml).iter("Choices")
+        block.get("name", ""): [c.get("alias") or c.get("value", "") for c in block.iter(item)]
+        for block, item in blocks
     }
 
 

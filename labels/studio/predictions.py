@@ -6,7 +6,7 @@ model's least sure category decision, so sorting by it puts the clauses the mode
 
 from __future__ import annotations
 
-from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, TEXT_NAME
+from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME
 
 MAX_PRESELECTED_DEPARTMENTS = 3
 # A department is pre-selected when its score is at least this share of the best one's.
@@ -38,11 +38,31 @@ def _choices(from_name: str, values: list[str], score: float) -> dict:
     }
 
 
-def prediction(result, model_version: str, categories: list[str], departments: list[str]) -> dict:
-    """A Label Studio prediction for one ClauseResult, restricted to the choices the project offers."""
+def _evidence_spans(result, offered: list[str]) -> list[dict]:
+    """Each category's deciding sentences as labelled spans of the clause text (highlighted in Label Studio)."""
+    spans = []
+    for category, sentences in (getattr(result, "evidence", None) or {}).items():
+        if category not in offered:
+            continue
+        for e in sentences:
+            spans.append({
+                "from_name": EVIDENCE_NAME,
+                "to_name": TEXT_NAME,
+                "type": "labels",
+                "value": {"start": e.start, "end": e.end, "text": e.text, "labels": [category]},
+                "score": round(float(e.score), 4),
+            })
+    return spans
+
+
+def prediction(result, model_version: str, categories: list[str], departments: list[str],
+               evidence_labels: list[str] = ()) -> dict:
+    """A Label Studio prediction for one ClauseResult, restricted to the choices the project offers; with
+    `evidence_labels` (the config's evidence <Labels>), the deciding sentences as highlighted spans."""
     score = confidence(result.scores)
     items = [_choices(CATEGORIES_NAME, [c for c in result.labels if c in categories], score)]
     depts = [s for s in preselected_departments(result.departments or []) if s.name in departments]
     if depts:
         items.append(_choices(DEPARTMENTS_NAME, [s.name for s in depts], min(s.score for s in depts)))
+    items += _evidence_spans(result, list(evidence_labels))
     return {"model_version": model_version, "score": round(score, 4), "result": items}

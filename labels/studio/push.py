@@ -12,7 +12,7 @@ from pathlib import Path
 
 from clausemap.errors import ClausemapError, InputFileError
 from clausemap.fileio import read_jsonl_objects
-from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, SECTION_SEPARATOR, config_choices
+from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, SECTION_SEPARATOR, config_choices
 from labels.studio.predictions import prediction
 
 IMPORT_BATCH = 200
@@ -77,7 +77,8 @@ def predict(pipeline, config_xml: str, tasks: list[dict]) -> dict[str, dict]:
     results = pipeline.classify([d["text"] for d in tasks]) if tasks else []
     return {
         data["clause_id"]: prediction(
-            result, pipeline.model_version, offered.get(CATEGORIES_NAME, []), offered.get(DEPARTMENTS_NAME, [])
+            result, pipeline.model_version, offered.get(CATEGORIES_NAME, []), offered.get(DEPARTMENTS_NAME, []),
+            offered.get(EVIDENCE_NAME, []),
         )
         for data, result in zip(tasks, results, strict=True)
     }

@@ -94,11 +94,67 @@ async function download(format) {
   }
 }
 
-function chips(clause, colours) {
+// A chip per assigned category. Hovering or focusing it highlights the sentence(s) that decided it in the
+// clause text; clicking pins the highlight and lists the sentences with their scores under the chips.
+function chips(clause, colours, row) {
   return clause.categories
     .filter((c) => c.assigned)
-    .map((c) => el("span", { class: "chip", style: colours[c.id], title: `${c.id} 得分 ${c.score.toFixed(2)}` },
-      c.name, el("span", { class: "score" }, c.score.toFixed(2))));
+    .map((c) => {
+      const lines = c.evidence.map((e) => `${e.score.toFixed(2)}  ${e.text}`);
+      const chip = el("span", {
+        class: "chip", style: colours[c.id], tabindex: "0", "data-cat": c.id,
+        title: `${c.name} 得分 ${c.score.toFixed(2)}` + (lines.length ? `\n依据：\n${lines.join("\n")}` : ""),
+      }, c.name, el("span", { class: "score" }, c.score.toFixed(2)));
+      chip.addEventListener("mouseenter", () => highlight(row, c.id));
+      chip.addEventListener("focus", () => highlight(row, c.id));
+      chip.addEventListener("mouseleave", () => highlight(row, row.dataset.pinned || null));
+      chip.addEventListener("blur", () => highlight(row, row.dataset.pinned || null));
+      chip.addEventListener("click", () => pin(row, c));
+      return chip;
+    });
+}
+
+// The clause text with each evidence sentence wrapped in a <mark> naming the categories it supports.
+function clauseText(clause) {
+  const spans = new Map();
+  for (const category of clause.categories) {
+    for (const e of category.evidence) {
+      const key = `${e.start}:${e.end}`;
+      if (!spans.has(key)) spans.set(key, { start: e.start, end: e.end, cats: [] });
+      spans.get(key).cats.push(category.id);
+    }
+  }
+  const parts = [];
+  let at = 0;
+  for (const span of [...spans.values()].sort((a, b) => a.start - b.start)) {
+    if (span.start < at) continue;  // overlapping evidence cannot come from one split; keep the first
+    parts.push(clause.text.slice(at, span.start));
+    parts.push(el("mark", { class: "ev", "data-cats": span.cats.join(" ") }, clause.text.slice(span.start, span.end)));
+    at = span.end;
+  }
+  parts.push(clause.text.slice(at));
+  return el("p", { class: "clause-text" }, ...parts);
+}
+
+function highlight(row, category) {
+  if (category) row.querySelector("td.clause details").open = true;
+  for (const mark of row.querySelectorAll("mark.ev")) {
+    mark.classList.toggle("hl", Boolean(category) && mark.dataset.cats.split(" ").includes(category));
+  }
+}
+
+function pin(row, category) {
+  const panel = row.querySelector(".evidence");
+  if (row.dataset.pinned === category.id) {
+    delete row.dataset.pinned;
+    panel.replaceChildren();
+    highlight(row, null);
+    return;
+  }
+  row.dataset.pinned = category.id;
+  panel.replaceChildren(el("b", {}, `${category.name} 依据`), ...category.evidence.map((e) =>
+    el("div", {}, el("span", { class: "score" }, e.score.toFixed(2)), " ", e.text)));
+  highlight(row, category.id);
 }
 
 function departmentItem(name, lead, suggestion, tag) {
@@ -129,18 +185,19 @@ function departments(clause) {
 }
 
 function row(clause, index, colours) {
-  const text = el("details", {}, el("summary", {}, "全文"), el("p", {}, clause.text));
+  const text = el("details", {}, el("summary", {}, "全文"), clauseText(clause));
   const confidence = el("td", { class: "conf" }, clause.confidence.toFixed(2));
   if (clause.low_confidence) confidence.append(" ", el("span", { class: "low-mark" }, "低置信度"));
-  return el("tr", { class: clause.low_confidence ? "low" : "", "data-clause-id": clause.id },
+  const tr = el("tr", { class: clause.low_confidence ? "low" : "", "data-clause-id": clause.id },
     el("td", { class: "num" }, String(index + 1)),
     el("td", { class: "clause" },
       clause.section.length ? el("div", { class: "section" }, clause.section.join(" › ")) : null,
       el("div", { class: "title" }, [clause.number, clause.title].filter(Boolean).join(" ")),
-      text),
-    el("td", { class: "cats" }, ...chips(clause, colours)),
+      text));
+  tr.append(el("td", { class: "cats" }, ...chips(clause, colours, tr), el("div", { class: "evidence" })),
     el("td", { class: "dept" }, ...departments(clause)),
     confidence);
+  return tr;
 }
 
 function summaryGroup(label, items) {

@@ -1,0 +1,156 @@
+"""Linear heads on a frozen sentence encoder, beside character n-grams: the `linear` model kind.
+
+m3e is an embedding model: its mean-pooled vectors already place "新增公办幼儿园学位" near "提高学前三年毛入园率".
+Trained on annotated sentences (a few hundred real ones and the written ones), one logistic regression per
+category on those vectors, and another on character 1–3-gram TF-IDF, are mixed (`encoder_weight`). Nothing in
+the encoder is trained, so a fit takes seconds after the sentences are encoded once, which is what lets
+thresholds be tuned on out-of-fold scores of the whole training set.
+
+Artifact files: `encoder/` (the encoder's save_pretrained model and tokenizer), `linear.joblib` (the
+vectoriser and the two classifiers; a pickle: load only artifacts you trust).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from training.config import Config, LinearModelConfig
+from training.data import Example, label_matrix
+from training.inference import Predictor
+
+ENCODER_DIR = "encoder"
+LINEAR_FILE = "linear.joblib"
+
+
+class SentenceEncoder:
+    """Mean-pooled vectors of a BERT encoder, in length-sorted batches; remembers the texts it has encoded
+    (cross-validation encodes the same sentences for every fold)."""
+
+    _cache: dict[tuple[str, int, str], np.ndarray] = {}
+    _cache_lock = threading.Lock()
+
+    def __init__(self, source: str, max_length: int, batch_size: int = 32):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self._torch = torch
+        self.source, self.max_length, self.batch_size = str(source), max_length, batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(source)
+        self.model = AutoModel.from_pretrained(source).eval()
+
+    def save(self, directory: Path) -> None:
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+    def encode(self, texts: list[str], cache: bool = False) -> np.ndarray:
+        if not cache:
+            return self._encode(texts)
+        keys = [(self.source, self.max_length, t) for t in texts]
+        with self._cache_lock:
+            missing = list(dict.fromkeys(t for k, t in zip(keys, texts) if k not in self._cache))
+        if missing:
+            vectors = self._encode(missing)
+            with self._cache_lock:
+                for text, vector in zip(missing, vectors):
+                    self._cache[(self.source, self.max_length, text)] = vector
+        with self._cache_lock:
+            return np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = None
+        with self._torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                inputs = self.tokenizer([texts[i] for i in idx], truncation=True, max_length=self.max_length,
+                                        padding=True, return_tensors="pt")
+                states = self.model(**inputs).last_hidden_state
+                mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+                pooled = ((states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).numpy()
+                if out is None:
+                    out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+                out[idx] = pooled
+        return out if out is not None else np.zeros((0, 0), np.float32)
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def _one_vs_rest(C: float, seed: int):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    return OneVsRestClassifier(LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed))
+
+
+def _fit_quietly(classifier, features, targets):
+    with warnings.catch_warnings():
+        # A label absent from the training units gets a constant "no"; sklearn warns about it, which is expected.
+        warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
+        classifier.fit(features, targets)
+    return classifier
+
+
+def fit(config: Config, train_rows: list[Example], held_rows: list[Example], labels: list[str], fallback: str,
+        out_dir: Path, scratch_dir: Path) -> dict:
+    import joblib
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    spec: LinearModelConfig = config.model
+    texts = [ex.text for ex in train_rows]
+    targets = label_matrix(train_rows, labels).astype(int)
+    saved: dict = {"encoder_weight": spec.encoder_weight if spec.encoder and spec.tfidf else None}
+    if spec.encoder:
+        from training.encoders import resolve_pretrained
+
+        encoder = SentenceEncoder(resolve_pretrained(spec.encoder), spec.max_length)
+        vectors = _normalised(encoder.encode(texts, cache=True))
+        saved["encoder_classifier"] = _fit_quietly(_one_vs_rest(spec.C_encoder, config.training.seed), vectors,
+                                                   targets)
+        encoder.save(out_dir / ENCODER_DIR)
+    if spec.tfidf:
+        ngrams = spec.tfidf
+        vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(ngrams.ngram_min, ngrams.ngram_max),
+                                     min_df=ngrams.min_df, sublinear_tf=True)
+        features = vectorizer.fit_transform(texts)
+        saved["vectorizer"] = vectorizer
+        saved["tfidf_classifier"] = _fit_quietly(_one_vs_rest(spec.C_tfidf, config.training.seed), features,
+                                                 targets)
+    joblib.dump(saved, out_dir / LINEAR_FILE)
+    return {"max_length": spec.max_length, "base_model": spec.encoder or "none", "n_units": len(train_rows)}
+
+
+class LinearPredictor(Predictor):
+    def __init__(self, path: Path, meta: dict):
+        super().__init__(path, meta)
+        import joblib
+
+        # A pickle: load only artifacts you trained or trust.
+        self.saved = joblib.load(path / LINEAR_FILE)
+        self.encoder = None
+        if self.saved.get("encoder_classifier") is not None:
+            self.encoder = SentenceEncoder(path / ENCODER_DIR, int(meta.get("max_length", 128)))
+
+    def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
+        vectors = self.encoder.encode(batch) if self.encoder else None
+        parts = []
+        if vectors is not None:
+            parts.append(self.saved["encoder_classifier"].predict_proba(_normalised(vectors)))
+        if self.saved.get("tfidf_classifier") is not None:
+            parts.append(self.saved["tfidf_classifier"].predict_proba(self.saved["vectorizer"].transform(batch)))
+        weight = self.saved.get("encoder_weight")
+        scores = weight * parts[0] + (1 - weight) * parts[1] if len(parts) == 2 else parts[0]
+        if vectors is None:  # no encoder: the n-gram vector is the embedding
+            vectors = self.saved["vectorizer"].transform(batch).toarray()
+        return np.concatenate([scores, vectors], axis=1)
+
+    def _scores(self, batch: list[str]) -> np.ndarray:
+        return self._scores_and_embed(batch)[:, :len(self.labels)]
+
+    def _embed(self, batch: list[str]) -> np.ndarray:
+        return self._scores_and_embed(batch)[:, len(self.labels):]

@@ -20,3 +20,8 @@ def cache_dir() -> Path:
 def default_model_dir() -> Path:
     """The artifact `clausemap serve` uses when no --model is given (CLAUSEMAP_MODEL overrides)."""
     return Path(os.environ.get("CLAUSEMAP_MODEL") or PROJECT_ROOT / "models" / "default")
+
+
+def default_dataset() -> Path:
+    """The annotated dataset `clausemap data build` writes."""
+    return PROJECT_ROOT / "data" / "dataset.jsonl"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from clausemap.paths import default_dataset
+
 
 def register(subparsers) -> None:
     label = subparsers.add_parser(
@@ -109,9 +111,9 @@ def run_push(args) -> int:
     project = require_current_project(studio, args.project, taxonomy, catalogue)
     pipeline = None
     if args.model:
-        from training.pipeline import load_pipeline
+        from clausemap.hooks import load_pipeline
 
-        pipeline = load_pipeline(args.model, catalogue=catalogue)
+        pipeline = load_pipeline(args.model, catalogue=catalogue, fallback_history=default_dataset())
     report = push(studio, project, clauses, catalogue, pipeline)
     print(
         f"project {args.project!r}: {len(report.created)} tasks created, {len(report.updated)} updated, "

@@ -68,6 +68,15 @@ class Taxonomy(BaseModel):
     def name_of(self, category_id: str) -> str:
         return self.get(category_id).name
 
+    def save(self, path: str | Path) -> None:
+        """Write it as a taxonomy file (a model artifact ships the one it was trained on)."""
+        import yaml
+
+        body = yaml.safe_dump({"categories": [c.model_dump(exclude_defaults=True) for c in self.categories]},
+                              allow_unicode=True, sort_keys=False, width=110)
+        Path(path).write_text("# The taxonomy this model was trained on (copied from the training config's).\n" + body,
+                              encoding="utf-8")
+
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Read and validate a taxonomy file; errors name the file and the offending key."""

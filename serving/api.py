@@ -186,11 +186,11 @@ async def departments(pipeline: Pipeline) -> schemas.DepartmentsResponse:
 @router.get("/model", response_model=schemas.ModelInfo)
 async def model_info(pipeline: Pipeline) -> schemas.ModelInfo:
     """Model version, training-data hash, evaluation metrics and the tuned thresholds."""
-    info = dict(pipeline.predictor.info)
+    info = dict(pipeline.info)
     return schemas.ModelInfo(
         version=pipeline.model_version,
         data_hash=info.pop("data_hash", None),
         metrics=info.pop("metrics", None) or {},
-        thresholds=pipeline.predictor.thresholds,
+        thresholds=pipeline.thresholds,
         info=jsonable_encoder(info),
     )

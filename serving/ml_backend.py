@@ -19,7 +19,7 @@ from labels.studio.config import (CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NA
                                   config_mismatch)
 from labels.studio.connection import Studio, StudioSettings, load_settings
 from labels.studio.predictions import prediction
-from labels.studio.retrain import Retrainer, TrainJob, retrain_from_studio
+from serving.retrain import Retrainer, TrainJob, retrain_from_studio
 from serving.api import check_limits
 from serving.deps import get_pipeline, get_settings
 from serving.runtime import ModelState, SerializedPipeline
@@ -112,7 +112,9 @@ def get_retrainer(request: Request) -> Retrainer:
                     ) from None
             if state.pipeline is None:
                 raise ClausemapError("no model is loaded, so there is nothing to retrain")
-            return retrain_from_studio(Studio(settings), project, state.pipeline)
+            serving = request.app.state.settings
+            return retrain_from_studio(Studio(settings), project, state.pipeline.pipeline, dataset=serving.dataset,
+                                       output_root=serving.retrained_models)
 
         # A finished retrain swaps the model; the old one's inference thread ends once its queue is done.
         app.state.ml_retrainer = Retrainer(retrain, state.replace)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from typing import Sequence
 
+from clausemap.clauses import Clause
+from labels.catalogue import Catalogue
+from labels.taxonomy import Taxonomy
 from serving import schemas
 from serving.settings import ServingSettings
+from training.pipeline import ClassifyPipeline, ClauseResult
 
 
-def confidence(scores: dict[str, float], labels: Sequence[str]) -> float:
-    """The score of the weakest category the clause was given.
+def weakest_given_score(scores: dict[str, float], labels: Sequence[str]) -> float:
+    """A clause's confidence (置信度): the score of the weakest category it was given.
 
     A category just over its tuned threshold, or a fallback given because nothing scored high (the fallback's
     own score is then low too), makes a clause worth a second look.
@@ -18,11 +22,11 @@ def confidence(scores: dict[str, float], labels: Sequence[str]) -> float:
     return min((scores.get(label, 0.0) for label in labels), default=0.0)
 
 
-def classification(text: str, result: Any, pipeline: Any, settings: ServingSettings) -> dict:
+def classification(text: str, result: ClauseResult, pipeline: ClassifyPipeline, settings: ServingSettings) -> dict:
     """Fields of ClauseClassification for one clause, as a dict (so PlanClause can extend it)."""
     labels = list(result.labels)
-    thresholds = pipeline.predictor.thresholds
-    conf = confidence(result.scores, labels)
+    thresholds = pipeline.thresholds
+    conf = weakest_given_score(result.scores, labels)
     return {
         "text": text,
         "categories": [
@@ -51,7 +55,8 @@ def classification(text: str, result: Any, pipeline: Any, settings: ServingSetti
     }
 
 
-def plan_clause(clause: Any, result: Any, pipeline: Any, settings: ServingSettings) -> schemas.PlanClause:
+def plan_clause(clause: Clause, result: ClauseResult, pipeline: ClassifyPipeline,
+                settings: ServingSettings) -> schemas.PlanClause:
     fields = classification(clause.text, result, pipeline, settings)
     stated = catalogue_names(clause.departments, pipeline.catalogue)
     stated_lead = catalogue_names(clause.lead_departments, pipeline.catalogue)
@@ -77,7 +82,7 @@ def plan_clause(clause: Any, result: Any, pipeline: Any, settings: ServingSettin
     )
 
 
-def catalogue_names(written: Sequence[str], catalogue: Any) -> list[str]:
+def catalogue_names(written: Sequence[str], catalogue: Catalogue) -> list[str]:
     """Departments as the plan writes them ("办公室(法规科)"), in the catalogue's names where it knows them,
     so stated and suggested sections count together in the summary."""
     names: list[str] = []
@@ -88,7 +93,7 @@ def catalogue_names(written: Sequence[str], catalogue: Any) -> list[str]:
     return names
 
 
-def summarize(clauses: Sequence[schemas.PlanClause], taxonomy: Any) -> schemas.PlanSummary:
+def summarize(clauses: Sequence[schemas.PlanClause], taxonomy: Taxonomy) -> schemas.PlanSummary:
     per_category = Counter(label for clause in clauses for label in clause.labels)
     lead_counts = Counter(name for clause in clauses for name in clause.lead_departments)
     coop_counts = Counter(name for clause in clauses for name in clause.cooperating_departments)

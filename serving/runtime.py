@@ -10,7 +10,10 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from labels.catalogue import Catalogue
+from labels.taxonomy import Taxonomy
 from serving.settings import ServingSettings
+from training.pipeline import ClausePipeline, ClauseResult
 
 # uvicorn configures this logger, so the lines show in `clausemap serve` output.
 log = logging.getLogger("uvicorn.error")
@@ -21,27 +24,45 @@ class SerializedPipeline:
 
     One thread makes concurrent requests safe (the predictor and the department suggester never run twice at
     once) and keeps torch's intra-op thread team on that thread, instead of one team per request-pool thread
-    competing for the cores. Every other attribute is passed through unchanged.
+    competing for the cores. It offers what training.pipeline.ClassifyPipeline names, plus the wrapped
+    `pipeline` for retraining.
     """
 
-    def __init__(self, pipeline: Any):
-        self._pipeline = pipeline
+    def __init__(self, pipeline: ClausePipeline):
+        self.pipeline = pipeline
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clausemap-inference")
 
-    def classify(self, texts: list[str]) -> list[Any]:
-        """For synchronous callers (e.g. a route run in the request thread pool)."""
-        return self._executor.submit(self._pipeline.classify, texts).result()
+    @property
+    def model_version(self) -> str:
+        return self.pipeline.model_version
 
-    async def classify_async(self, texts: list[str]) -> list[Any]:
+    @property
+    def taxonomy(self) -> Taxonomy:
+        return self.pipeline.taxonomy
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.pipeline.catalogue
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return self.pipeline.thresholds
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.pipeline.info
+
+    def classify(self, texts: list[str]) -> list[ClauseResult]:
+        """For synchronous callers (e.g. a route run in the request thread pool)."""
+        return self._executor.submit(self.pipeline.classify, texts).result()
+
+    async def classify_async(self, texts: list[str]) -> list[ClauseResult]:
         """Awaits the inference thread, so the event loop keeps serving other requests meanwhile."""
-        return await asyncio.wrap_future(self._executor.submit(self._pipeline.classify, texts))
+        return await asyncio.wrap_future(self._executor.submit(self.pipeline.classify, texts))
 
     def close(self) -> None:
         """Let the inference thread finish what is queued, then end."""
         self._executor.shutdown(wait=False)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pipeline, name)
 
 
 @dataclass
@@ -71,7 +92,7 @@ class ModelState:
         finally:
             self.loading = False
 
-    def replace(self, pipeline: Any) -> None:
+    def replace(self, pipeline: ClausePipeline) -> None:
         """Serve another pipeline from now on (a retrained model); requests in flight finish on the old one."""
         old, self.pipeline, self.error = self.pipeline, SerializedPipeline(pipeline), None
         if old is not None:
@@ -83,8 +104,11 @@ class ModelState:
             await asyncio.shield(self._task)
 
 
-def load_pipeline(settings: ServingSettings):
+def load_pipeline(settings: ServingSettings) -> ClausePipeline:
     """The same inference code path as `clausemap evaluate`: training.pipeline.load_pipeline."""
     from training.pipeline import load_pipeline as load
 
-    return load(settings.model, catalogue=settings.catalogue)
+    pipeline = load(settings.model, catalogue=settings.catalogue, history=settings.history,
+                    fallback_history=settings.dataset)
+    log.info("department history: %s (%d rows)", pipeline.history.source, len(pipeline.history.rows))
+    return pipeline

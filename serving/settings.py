@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from clausemap.paths import default_model_dir
+from clausemap.paths import cache_dir, default_dataset, default_model_dir
 
 
 class ServingSettings(BaseSettings):
@@ -17,6 +17,13 @@ class ServingSettings(BaseSettings):
 
     model: Path = Field(default_factory=default_model_dir, description="model artifact directory")
     catalogue: str | None = Field(None, description="department catalogue file or id; default: the model's own")
+    history: Path | None = Field(
+        None, description="annotated rows (JSONL) the department suggestions learn from; default: the model's "
+        "history.jsonl, else `dataset`; /v1/model says which was used")
+    dataset: Path = Field(default_factory=default_dataset,
+                          description="the annotated dataset: retraining's base rows, and the history fallback")
+    retrained_models: Path = Field(default_factory=lambda: cache_dir() / "retrained",
+                                   description="where Label Studio-triggered retraining writes its models")
     api_key: SecretStr | None = Field(None, description="when set, every endpoint but the health checks needs it")
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body (JSON or upload)")
     max_clauses: int = Field(500, gt=0, description="most clauses in one request (or one plan)")
@@ -28,7 +35,7 @@ class ServingSettings(BaseSettings):
         3, gt=0, description="sections (lead included) a clause gets in the breakdown when the plan names none"
     )
 
-    @field_validator("api_key", "catalogue", mode="before")
+    @field_validator("api_key", "catalogue", "history", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         """CLAUSEMAP_API_KEY= (empty) means no key, not a key nobody can send."""

@@ -18,7 +18,7 @@ from labels.studio.config import (
     label_config,
 )
 from labels.studio.connection import load_settings
-from labels.studio.predictions import confidence, prediction
+from labels.studio.predictions import decision_certainty, prediction
 from labels.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
@@ -119,5 +119,5 @@ def test_a_prediction_prefills_both_blocks_within_what_the_project_offers():
 
 
 def test_confidence_is_lowest_for_scores_near_one_half():
-    assert confidence({"x": 0.5, "y": 0.99}) == pytest.approx(0.5)
-    assert confidence({"x": 0.02, "y": 0.97}) == pytest.approx(0.97)
+    assert decision_certainty({"x": 0.5, "y": 0.99}) == pytest.approx(0.5)
+    assert decision_certainty({"x": 0.02, "y": 0.97}) == pytest.approx(0.97)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from clausemap.clauses import segment_text
-from clausemap.paths import PROJECT_ROOT
+from clausemap.paths import PROJECT_ROOT, default_dataset
 from labels.taxonomy import load_taxonomy
 from serving.app import create_app
 from serving.exports import COLUMNS
@@ -33,7 +33,7 @@ CLAUSES = [
 def pipeline(tiny_model_dir):
     from training.pipeline import load_pipeline
 
-    return load_pipeline(tiny_model_dir)
+    return load_pipeline(tiny_model_dir, fallback_history=default_dataset())  # as the service does
 
 
 @pytest.fixture(scope="module")
@@ -300,9 +300,9 @@ def test_inference_does_not_block_the_event_loop(pipeline):
 
 
 def test_confidence_is_the_score_of_the_weakest_given_category():
-    from serving.results import confidence
+    from serving.results import weakest_given_score
 
-    assert confidence({"a": 0.9, "b": 0.2, "c": 0.05}, ["a"]) == pytest.approx(0.9)
-    assert confidence({"a": 0.55, "b": 0.97}, ["a", "b"]) == pytest.approx(0.55)
+    assert weakest_given_score({"a": 0.9, "b": 0.2, "c": 0.05}, ["a"]) == pytest.approx(0.9)
+    assert weakest_given_score({"a": 0.55, "b": 0.97}, ["a", "b"]) == pytest.approx(0.55)
     # A fallback given because nothing scored high has a low score of its own.
-    assert confidence({"a": 0.1, "other": 0.3}, ["other"]) == pytest.approx(0.3)
+    assert weakest_given_score({"a": 0.1, "other": 0.3}, ["other"]) == pytest.approx(0.3)

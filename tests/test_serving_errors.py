@@ -7,7 +7,7 @@ import base64
 import pytest
 from fastapi.testclient import TestClient
 
-from clausemap.paths import PROJECT_ROOT
+from clausemap.paths import PROJECT_ROOT, default_dataset
 from serving.app import create_app
 from serving.settings import ServingSettings
 
@@ -19,7 +19,7 @@ LIMITS = dict(max_clauses=5, max_clause_chars=200, max_body_bytes=64 * 1024)
 def pipeline(tiny_model_dir):
     from training.pipeline import load_pipeline
 
-    return load_pipeline(tiny_model_dir)
+    return load_pipeline(tiny_model_dir, fallback_history=default_dataset())  # as the service does
 
 
 @pytest.fixture(scope="module")

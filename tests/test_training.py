@@ -146,17 +146,19 @@ def test_training_is_reproducible(tmp_path, training_data_path):
 
 
 def test_failed_training_keeps_the_previous_artifact(tmp_path, training_data_path, monkeypatch):
-    from training import baseline
+    import dataclasses
+
+    from training import kinds
 
     model = train_artifact("baseline-tfidf.yaml", tmp_path / "model", training_data_path)
     before = json.loads((model / "clausemap.json").read_text(encoding="utf-8"))["model_version"]
-    real_fit = baseline.fit
+    real = kinds.get_kind("tfidf")
 
-    def crash_after_writing(config, train_rows, held_rows, labels, fallback, out_dir, scratch_dir):
-        real_fit(config, train_rows, held_rows, labels, fallback, out_dir, scratch_dir)
+    def crash_after_writing(job):
+        real.fit(job)
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(baseline, "fit", crash_after_writing)
+    monkeypatch.setitem(kinds._KINDS, "tfidf", dataclasses.replace(real, fit=crash_after_writing))
     with pytest.raises(RuntimeError, match="simulated crash"):
         main(["train", "--config", str(CONFIGS / "baseline-tfidf.yaml"), "--output", str(model),
               f"data.path={training_data_path}"])

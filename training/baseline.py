@@ -4,19 +4,41 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Literal
 
-from training.config import Config
-from training.data import Example, label_matrix
-from training.inference import TFIDF_FILE
+import numpy as np
+from pydantic import Field, model_validator
+
+from training.data import label_matrix
+from training.inference import Predictor
+from training.kinds import FitJob, ModelKind, ModelSection, register
+
+TFIDF_FILE = "tfidf.joblib"
 
 
-def fit(config: Config, train_rows: list[Example], held_rows: list[Example], labels: list[str], fallback: str,
-        out_dir: Path, scratch_dir: Path) -> dict:
+class TfidfSection(ModelSection):
+    kind: Literal["tfidf"]
+    ngram_min: int = Field(1, ge=1)
+    ngram_max: int = Field(3, ge=1)
+    min_df: int = Field(1, ge=1)
+    max_features: int | None = Field(None, gt=0)
+    sublinear_tf: bool = True
+    C: float = Field(4.0, gt=0, description="inverse regularisation strength of the logistic regressions")
+
+    @model_validator(mode="after")
+    def _ngram_order(self):
+        if self.ngram_max < self.ngram_min:
+            raise ValueError("ngram_max must be >= ngram_min")
+        return self
+
+
+def fit(job: FitJob) -> dict:
     import joblib
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
 
+    config, train_rows, labels, out_dir = job.config, job.train_units, job.labels, job.out_dir
     spec = config.model
     vectorizer = TfidfVectorizer(
         analyzer="char",
@@ -37,3 +59,22 @@ def fit(config: Config, train_rows: list[Example], held_rows: list[Example], lab
         classifier.fit(features, targets)
     joblib.dump({"vectorizer": vectorizer, "classifier": classifier}, out_dir / TFIDF_FILE)
     return {"vocabulary_size": len(vectorizer.vocabulary_)}
+
+
+class TfidfPredictor(Predictor):
+    def __init__(self, path: Path, meta):
+        super().__init__(path, meta)
+        import joblib
+
+        # A pickle: load only artifacts you trained or trust.
+        saved = joblib.load(path / TFIDF_FILE)
+        self.vectorizer, self.classifier = saved["vectorizer"], saved["classifier"]
+
+    def _scores(self, batch: list[str]) -> np.ndarray:
+        return self.classifier.predict_proba(self.vectorizer.transform(batch))
+
+    def _embed(self, batch: list[str]) -> np.ndarray:
+        return self.vectorizer.transform(batch).toarray()
+
+
+KIND = register(ModelKind(name="tfidf", section=TfidfSection, fit=fit, predictor=TfidfPredictor))

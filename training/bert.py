@@ -8,15 +8,56 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from training.config import BertModelConfig, Config
+from clausemap.errors import InputFileError
 from training.data import Example, label_matrix
 from training.encoders import resolve_pretrained
+from training.artifact import ARTIFACT_FILE
+from training.inference import Predictor
+from training.kinds import FitJob, ModelKind, ModelSection, register
 from training.metrics import decide, multilabel_report, tune_thresholds
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+class RandomBert(BaseModel):
+    """A small randomly initialised BERT whose character vocabulary is built from the training texts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden_size: int = Field(32, gt=0)
+    num_hidden_layers: int = Field(2, gt=0)
+    num_attention_heads: int = Field(2, gt=0)
+    intermediate_size: int = Field(64, gt=0)
+    # BERT's 0.02 suits width 768; a narrow model trained from scratch needs ~1/sqrt(width) or it barely learns.
+    initializer_range: float = Field(0.2, gt=0)
+    min_char_count: int = Field(1, ge=1, description="characters seen fewer times map to [UNK]")
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self):
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError("hidden_size must be a multiple of num_attention_heads")
+        return self
+
+
+class BertSection(ModelSection):
+    kind: Literal["bert"]
+    # A name from `clausemap models fetch` (e.g. m3e-small), a hub name (bert-base-chinese) or a local path.
+    pretrained: str | None = None
+    random_init: RandomBert | None = None
+    max_length: int = Field(256, gt=8, le=512)
+    # Train only the pooler and classifier on top of the frozen pretrained encoder.
+    freeze_encoder: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.pretrained is None) == (self.random_init is None):
+            raise ValueError("give exactly one of model.pretrained and model.random_init")
+        return self
 
 
 def char_vocab(texts: list[str], min_count: int) -> dict[str, int]:
@@ -28,7 +69,7 @@ def char_vocab(texts: list[str], min_count: int) -> dict[str, int]:
     return {token: i for i, token in enumerate(tokens)}
 
 
-def build_model(model_cfg: BertModelConfig, labels: list[str], train_texts: list[str]):
+def build_model(model_cfg: BertSection, labels: list[str], train_texts: list[str]):
     """(tokenizer, model): a pretrained encoder with a new classifier head, or a small random BERT."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
     from transformers import BertTokenizerFast
@@ -81,50 +122,16 @@ def positive_weights(targets: np.ndarray, cap: float) -> np.ndarray:
     return np.clip(weights, 1.0, cap).astype(np.float32)
 
 
-def _make_trainer_class():
-    import torch
-    from transformers import Trainer, TrainerCallback
-
-    class WeightedBCETrainer(Trainer):
-        """BCE-with-logits with per-label positive weights (class imbalance)."""
-
-        def __init__(self, *args, pos_weight: np.ndarray, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.pos_weight = torch.tensor(pos_weight)
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            labels = inputs.pop("labels")
-            outputs = model(**inputs)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                outputs.logits, labels.to(outputs.logits.dtype), pos_weight=self.pos_weight.to(outputs.logits.device)
-            )
-            return (loss, outputs) if return_outputs else loss
-
-    class KeepBest(TrainerCallback):
-        """Remember the weights of the epoch with the best held-out macro-F1 (in memory: no checkpoint files)."""
-
-        def __init__(self):
-            self.best, self.state = -1.0, None
-
-        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
-            score = (metrics or {}).get("eval_macro_f1")
-            if score is not None and model is not None and score > self.best:
-                self.best = score
-                self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-        def restore(self, model) -> None:
-            if self.state is not None:
-                model.load_state_dict(self.state)
-
-    return WeightedBCETrainer, KeepBest
-
-
-def fit(config: Config, train_rows: list[Example], held_rows: list[Example], labels: list[str], fallback: str,
-        out_dir: Path, scratch_dir: Path) -> dict:
-    """Train and save model + tokenizer into `out_dir` (main process only); returns extra artifact metadata."""
+def fit(job: FitJob) -> dict:
+    """Train and save model + tokenizer into the artifact (main process only); returns details for it."""
     import torch
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
+
+    from training.hf_trainer import KeepBest, WeightedBCETrainer
+
+    config, train_rows, held_rows, labels = job.config, job.train_units, job.held_units, job.labels
+    fallback, out_dir, scratch_dir = job.fallback, job.out_dir, job.scratch_dir
 
     cfg, model_cfg = config.training, config.model
     set_seed(cfg.seed)
@@ -167,9 +174,8 @@ def fit(config: Config, train_rows: list[Example], held_rows: list[Example], lab
         disable_tqdm=False,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
-    trainer_class, keep_best_class = _make_trainer_class()
-    keep_best = keep_best_class()
-    trainer = trainer_class(
+    keep_best = KeepBest()
+    trainer = WeightedBCETrainer(
         model=model,
         args=args,
         train_dataset=dataset(train_rows),
@@ -186,7 +192,52 @@ def fit(config: Config, train_rows: list[Example], held_rows: list[Example], lab
         trainer.model.save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
     return {
-        "max_length": model_cfg.max_length,
         "base_model": model_cfg.pretrained or "random_init",
         "best_epoch_macro_f1": keep_best.best if keep_best.state is not None else None,
     }
+
+
+class BertPredictor(Predictor):
+    """A save_pretrained sequence classifier (sigmoid per label); transformers.pipeline loads it as well."""
+
+    def __init__(self, path: Path, meta):
+        super().__init__(path, meta)
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self._torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+        model_labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        if model_labels != self.labels:
+            raise InputFileError(path, f"model labels {model_labels} differ from {ARTIFACT_FILE} {self.labels}")
+        self.max_length = meta.max_length or BertSection.model_fields["max_length"].default
+
+    def _encode(self, batch: list[str]):
+        return self.tokenizer(batch, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+
+    def _scores(self, batch: list[str]) -> np.ndarray:
+        with self._torch.inference_mode():
+            logits = self.model(**self._encode(batch)).logits
+            return self._torch.sigmoid(logits).numpy()
+
+    def _embed(self, batch: list[str]) -> np.ndarray:
+        with self._torch.inference_mode():
+            inputs = self._encode(batch)
+            return self._mean_pooled(self.model.base_model(**inputs).last_hidden_state, inputs)
+
+    def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
+        # One forward pass: the classifier's logits and the encoder's last hidden states together.
+        with self._torch.inference_mode():
+            inputs = self._encode(batch)
+            output = self.model(**inputs, output_hidden_states=True)
+            scores = self._torch.sigmoid(output.logits).numpy()
+            return np.concatenate([scores, self._mean_pooled(output.hidden_states[-1], inputs)], axis=1)
+
+    def _mean_pooled(self, states, inputs) -> np.ndarray:
+        mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return ((states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).numpy()
+
+
+KIND = register(ModelKind(name="bert", section=BertSection, fit=fit, predictor=BertPredictor))
+

@@ -39,9 +39,9 @@ def _train(args) -> int:
     output = Path(args.output) if args.output else PROJECT_ROOT / "models" / config.name
     meta = train(config, output)
     if meta is not None:
-        summary = {"output": str(output), "model_version": meta["model_version"]}
-        if meta["metrics"]:
-            summary["heldout_macro_f1"] = round(meta["metrics"]["macro_f1"], 4)
+        summary = {"output": str(output), "model_version": meta.model_version}
+        if meta.metrics:
+            summary["heldout_macro_f1"] = round(meta.metrics["macro_f1"], 4)
         print(json.dumps(summary, ensure_ascii=False))
     return 0
 
@@ -108,7 +108,16 @@ def _cv(args) -> int:
     return 0
 
 
+def _load_pipeline(model_dir, **options):
+    from training.pipeline import load_pipeline
+
+    return load_pipeline(model_dir, **options)
+
+
 def register(subparsers) -> None:
+    from clausemap.hooks import provide_pipeline_loader
+
+    provide_pipeline_loader(_load_pipeline)  # for `clausemap label push --model` (the labels stage)
     models = subparsers.add_parser("models", help="manage pretrained encoders in the user cache")
     models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     fetch = models_sub.add_parser("fetch", help="download, verify and unpack a pretrained encoder (e.g. m3e-small)")

@@ -1,100 +1,26 @@
 """Training configs: YAML files validated by pydantic, with spaCy-style dotted overrides.
 
 `load_config("configs/m3e-small.yaml", ["training.epochs=3"])` reads the file, applies the overrides and
-validates the result; unknown keys and bad values raise an InputFileError naming the key.
+validates the result; unknown keys and bad values raise an InputFileError naming the key. The `model:` section
+is validated by the section class of its `kind` (training.kinds), so each kind declares its own keys.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
 from clausemap.errors import ClausemapError, InputFileError
 from clausemap.fileio import read_yaml
 from clausemap.paths import PROJECT_ROOT
+from training.kinds import ModelSection, get_kind
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class RandomBert(_Strict):
-    """A small randomly initialised BERT whose character vocabulary is built from the training texts."""
-
-    hidden_size: int = Field(32, gt=0)
-    num_hidden_layers: int = Field(2, gt=0)
-    num_attention_heads: int = Field(2, gt=0)
-    intermediate_size: int = Field(64, gt=0)
-    # BERT's 0.02 suits width 768; a narrow model trained from scratch needs ~1/sqrt(width) or it barely learns.
-    initializer_range: float = Field(0.2, gt=0)
-    min_char_count: int = Field(1, ge=1, description="characters seen fewer times map to [UNK]")
-
-    @model_validator(mode="after")
-    def _heads_divide_hidden(self):
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError("hidden_size must be a multiple of num_attention_heads")
-        return self
-
-
-class BertModelConfig(_Strict):
-    kind: Literal["bert"]
-    # A name from `clausemap models fetch` (e.g. m3e-small), a hub name (bert-base-chinese) or a local path.
-    pretrained: str | None = None
-    random_init: RandomBert | None = None
-    max_length: int = Field(256, gt=8, le=512)
-    # Train only the pooler and classifier on top of the frozen pretrained encoder.
-    freeze_encoder: bool = False
-
-    @model_validator(mode="after")
-    def _one_source(self):
-        if (self.pretrained is None) == (self.random_init is None):
-            raise ValueError("give exactly one of model.pretrained and model.random_init")
-        return self
-
-
-class TfidfModelConfig(_Strict):
-    kind: Literal["tfidf"]
-    ngram_min: int = Field(1, ge=1)
-    ngram_max: int = Field(3, ge=1)
-    min_df: int = Field(1, ge=1)
-    max_features: int | None = Field(None, gt=0)
-    sublinear_tf: bool = True
-    C: float = Field(4.0, gt=0, description="inverse regularisation strength of the logistic regressions")
-
-    @model_validator(mode="after")
-    def _ngram_order(self):
-        if self.ngram_max < self.ngram_min:
-            raise ValueError("ngram_max must be >= ngram_min")
-        return self
-
-
-class NgramFeatures(_Strict):
-    ngram_min: int = Field(1, ge=1)
-    ngram_max: int = Field(3, ge=1)
-    min_df: int = Field(1, ge=1)
-
-
-class LinearModelConfig(_Strict):
-    """Logistic-regression heads on a frozen sentence encoder and on character n-grams, mixed."""
-
-    kind: Literal["linear"]
-    # A name from `clausemap models fetch`, a hub name or a local path; null: n-grams only.
-    encoder: str | None = "m3e-small"
-    max_length: int = Field(128, gt=8, le=512)
-    tfidf: NgramFeatures | None = NgramFeatures()  # null: encoder only
-    C_encoder: float = Field(1.0, gt=0)
-    C_tfidf: float = Field(4.0, gt=0)
-    # The mixed score is encoder_weight × encoder head + (1 − encoder_weight) × n-gram head.
-    encoder_weight: float = Field(0.5, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _some_features(self):
-        if not self.encoder and not self.tfidf:
-            raise ValueError("give model.encoder, model.tfidf or both")
-        return self
 
 
 class TrainingConfig(_Strict):
@@ -139,7 +65,7 @@ class DataConfig(_Strict):
 class Config(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    model: Annotated[Union[BertModelConfig, TfidfModelConfig, LinearModelConfig], Field(discriminator="kind")]
+    model: SerializeAsAny[ModelSection]  # validated by its kind's section class (validate_config)
     training: TrainingConfig = TrainingConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
     data: DataConfig = DataConfig()
@@ -149,13 +75,30 @@ class Config(_Strict):
         return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-_UNION_TAGS = {"bert", "tfidf", "linear"}
+def _key_of(loc: tuple, prefix: tuple = ()) -> str:
+    return ".".join(str(p) for p in (*prefix, *loc)) or "(top level)"
 
 
-def _key_of(loc: tuple) -> str:
-    # pydantic puts the union tag into the location ("model.bert.max_length"); users never write it.
-    parts = [str(p) for i, p in enumerate(loc) if not (i == 1 and loc[0] == "model" and p in _UNION_TAGS)]
-    return ".".join(parts) or "(top level)"
+def _problems(exc: ValidationError, prefix: tuple = ()) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        problems.append(f"{_key_of(err['loc'], prefix)}: {msg}")
+    return problems
+
+
+def _model_section(raw: object) -> tuple[ModelSection | None, list[str]]:
+    """The `model:` section validated by its kind's own class, or the problems found."""
+    if not isinstance(raw, dict):
+        return None, ["model: Field required" if raw is None else "model: must be a mapping with a 'kind'"]
+    try:
+        kind = get_kind(str(raw.get("kind")))
+    except KeyError as exc:
+        return None, [f"model.kind: {exc.args[0]}"]
+    try:
+        return kind.section.model_validate(raw), []
+    except ValidationError as exc:
+        return None, _problems(exc, ("model",))
 
 
 def parse_override(text: str) -> tuple[list[str], object]:
@@ -188,16 +131,15 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 def validate_config(raw: object, source: str | Path) -> Config:
     if not isinstance(raw, dict):
         raise InputFileError(source, "a config must be a YAML mapping")
+    model, problems = _model_section(raw.get("model"))
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate({**raw, "model": model} if model else {k: v for k, v in raw.items()
+                                                                             if k != "model"})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            problems.append(f"{_key_of(err['loc'])}: {msg}")
+        problems += [p for p in _problems(exc) if not (model is None and p.startswith("model:"))]
+    if problems:
         raise InputFileError(source, "; ".join(problems)) from None
+    return config
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:

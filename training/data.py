@@ -46,43 +46,50 @@ class Example:
         return self.made_from.rsplit("-", 1)[0] if self.made_from else None
 
 
-def load_examples(path: str | Path, label_ids: list[str]) -> list[Example]:
-    """Read JSONL rows with at least `text` and `categories` (ids among `label_ids`)."""
+def example_from_row(row: dict, label_ids: list[str], default_id: str = "") -> Example:
+    """One dataset row (`text`, `categories`, optional id, doc, source, sentences, made_from) as an Example;
+    ValueError says what is wrong with it."""
     known = set(label_ids)
+    text, cats = row.get("text"), row.get("categories")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("missing or empty 'text'")
+    if not isinstance(cats, list) or not cats or not all(isinstance(c, str) for c in cats):
+        raise ValueError("'categories' must be a non-empty list of category ids")
+    unknown = [c for c in cats if c not in known]
+    if unknown:
+        raise ValueError(f"unknown categories {unknown}; the model knows {label_ids}")
+    return Example(id=str(row.get("id", default_id)), doc=str(row.get("doc", "")), text=text,
+                   categories=tuple(dict.fromkeys(cats)), source=str(row.get("source") or "real"),
+                   sentences=_sentence_units(row.get("sentences"), known), made_from=row.get("made_from") or None)
+
+
+def load_examples(path: str | Path, label_ids: list[str]) -> list[Example]:
+    """Read JSONL rows with at least `text` and `categories` (ids among `label_ids`); errors name file and line."""
     examples = []
     for number, row in read_jsonl_objects(path, "dataset"):
-        text, cats = row.get("text"), row.get("categories")
-        if not isinstance(text, str) or not text.strip():
-            raise InputFileError(path, "missing or empty 'text'", number)
-        if not isinstance(cats, list) or not cats or not all(isinstance(c, str) for c in cats):
-            raise InputFileError(path, "'categories' must be a non-empty list of category ids", number)
-        unknown = [c for c in cats if c not in known]
-        if unknown:
-            raise InputFileError(path, f"unknown categories {unknown}; the model knows {label_ids}", number)
-        examples.append(Example(id=str(row.get("id", f"{Path(path).stem}-{number}")), doc=str(row.get("doc", "")),
-                                text=text, categories=tuple(dict.fromkeys(cats)),
-                                source=str(row.get("source") or "real"),
-                                sentences=_sentence_units(row.get("sentences"), known, path, number),
-                                made_from=row.get("made_from") or None))
+        try:
+            examples.append(example_from_row(row, label_ids, default_id=f"{Path(path).stem}-{number}"))
+        except ValueError as exc:
+            raise InputFileError(path, str(exc), number) from None
     if not examples:
         raise InputFileError(path, "no rows")
     return examples
 
 
-def _sentence_units(sentences, known: set[str], path, number: int) -> tuple[Unit, ...]:
+def _sentence_units(sentences, known: set[str]) -> tuple[Unit, ...]:
     if sentences is None:
         return ()
     if not isinstance(sentences, list):
-        raise InputFileError(path, "'sentences' must be a list of {text, categories}", number)
+        raise ValueError("'sentences' must be a list of {text, categories}")
     units = []
     for i, item in enumerate(sentences):
         text = item.get("text") if isinstance(item, dict) else None
         cats = item.get("categories") if isinstance(item, dict) else None
         if not isinstance(text, str) or not text.strip() or not isinstance(cats, list) or not cats:
-            raise InputFileError(path, f"sentences[{i}]: needs a non-empty 'text' and 'categories'", number)
+            raise ValueError(f"sentences[{i}]: needs a non-empty 'text' and 'categories'")
         unknown = [c for c in cats if c not in known]
         if unknown:
-            raise InputFileError(path, f"sentences[{i}]: unknown categories {unknown}", number)
+            raise ValueError(f"sentences[{i}]: unknown categories {unknown}")
         units.append(Unit(text, tuple(dict.fromkeys(cats))))
     return tuple(units)
 

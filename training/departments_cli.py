@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from clausemap.errors import InputFileError
-from clausemap.paths import PROJECT_ROOT
+from clausemap.paths import default_dataset
 
 # Only the category signal: the clause's categories → the departments that own them in the catalogue.
 BASELINE_WEIGHTS = {"similar": 0.0, "category": 1.0, "keyword": 0.0, "prior": 0.0}
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument(
-        "--data", type=Path, default=PROJECT_ROOT / "data" / "dataset.jsonl", help="dataset JSONL (default: %(default)s)"
+        "--data", type=Path, default=default_dataset(), help="dataset JSONL (default: %(default)s)"
     )
     parser.add_argument(
         "--model",

@@ -15,7 +15,6 @@ best-scoring one), with their scores and offsets in the clause text.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from clausemap.clauses.sentences import Sentence, split_sentences
-from clausemap.errors import InputFileError
+from training.artifact import ARTIFACT_FILE, ArtifactMeta, read_meta
+from training.kinds import get_kind
 from training.metrics import decide
 
-ARTIFACT_FILE = "clausemap.json"
-TFIDF_FILE = "tfidf.joblib"
-UNITS = ("clause", "sentence")
 
 
 @dataclass(frozen=True)
@@ -64,35 +61,34 @@ class Predictor:
     """Common part of every artifact kind; subclasses implement `_scores` and `_embed`."""
 
     path: Path
-    meta: dict
+    meta: ArtifactMeta
     batch_size: int = 32
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def labels(self) -> list[str]:
-        return list(self.meta["labels"])
+        return list(self.meta.labels)
 
     @property
     def fallback_id(self) -> str:
-        return self.meta["fallback"]
+        return self.meta.fallback
 
     @property
     def thresholds(self) -> dict[str, float]:
-        return {label: float(self.meta["thresholds"][label]) for label in self.labels}
+        return {label: float(self.meta.thresholds[label]) for label in self.labels}
 
     @property
     def model_version(self) -> str:
-        return self.meta["model_version"]
+        return self.meta.model_version
 
     @property
     def unit(self) -> str:
         """What the model scores: "sentence" (the clause takes its best sentence's score) or "clause"."""
-        return self.meta.get("unit", "clause")
+        return self.meta.unit
 
     @property
     def info(self) -> dict:
-        keys = ("kind", "unit", "config_name", "data_hash", "metrics", "trained_at", "model_version")
-        return {key: self.meta.get(key) for key in keys}
+        return self.meta.info
 
     def predict_scores(self, texts: list[str]) -> np.ndarray:
         """(n × labels) probabilities per clause, rows in input order."""
@@ -197,73 +193,6 @@ class Predictor:
         return np.concatenate([self._scores(batch), self._embed(batch)], axis=1)
 
 
-class BertPredictor(Predictor):
-    def __init__(self, path: Path, meta: dict):
-        super().__init__(path, meta)
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        self._torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForSequenceClassification.from_pretrained(path).eval()
-        model_labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
-        if model_labels != self.labels:
-            raise InputFileError(path, f"model labels {model_labels} differ from {ARTIFACT_FILE} {self.labels}")
-        self.max_length = int(meta.get("max_length", 256))
-
-    def _encode(self, batch: list[str]):
-        return self.tokenizer(batch, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
-
-    def _scores(self, batch: list[str]) -> np.ndarray:
-        with self._torch.inference_mode():
-            logits = self.model(**self._encode(batch)).logits
-            return self._torch.sigmoid(logits).numpy()
-
-    def _embed(self, batch: list[str]) -> np.ndarray:
-        with self._torch.inference_mode():
-            inputs = self._encode(batch)
-            return self._mean_pooled(self.model.base_model(**inputs).last_hidden_state, inputs)
-
-    def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
-        # One forward pass: the classifier's logits and the encoder's last hidden states together.
-        with self._torch.inference_mode():
-            inputs = self._encode(batch)
-            output = self.model(**inputs, output_hidden_states=True)
-            scores = self._torch.sigmoid(output.logits).numpy()
-            return np.concatenate([scores, self._mean_pooled(output.hidden_states[-1], inputs)], axis=1)
-
-    def _mean_pooled(self, states, inputs) -> np.ndarray:
-        mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
-        return ((states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).numpy()
-
-
-class TfidfPredictor(Predictor):
-    def __init__(self, path: Path, meta: dict):
-        super().__init__(path, meta)
-        import joblib
-
-        # A pickle: load only artifacts you trained or trust.
-        saved = joblib.load(path / TFIDF_FILE)
-        self.vectorizer, self.classifier = saved["vectorizer"], saved["classifier"]
-
-    def _scores(self, batch: list[str]) -> np.ndarray:
-        return self.classifier.predict_proba(self.vectorizer.transform(batch))
-
-    def _embed(self, batch: list[str]) -> np.ndarray:
-        return self.vectorizer.transform(batch).toarray()
-
-
-PREDICTORS = {"bert": BertPredictor, "tfidf": TfidfPredictor}
-
-
-def predictor_class(kind: str):
-    if kind == "linear":  # its module imports this one
-        from training.linear import LinearPredictor
-
-        return LinearPredictor
-    return PREDICTORS.get(kind)
-
-
 def _sentences_of(texts: list[str]) -> list[list[Sentence]]:
     return [split_sentences(text) or [Sentence(text, 0, len(text))] for text in texts]
 
@@ -284,24 +213,13 @@ def _l2_normalised(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def read_artifact_meta(path: str | Path) -> dict:
-    path = Path(path)
-    meta_file = path / ARTIFACT_FILE
-    if not meta_file.is_file():
-        raise InputFileError(path, f"not a clausemap model (no {ARTIFACT_FILE}); train one with `clausemap train`")
-    try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputFileError(meta_file, f"unreadable: {exc}") from None
-    if predictor_class(meta.get("kind")) is None:
-        raise InputFileError(meta_file, f"unknown model kind {meta.get('kind')!r}")
-    if meta.get("unit", "clause") not in UNITS:
-        raise InputFileError(meta_file, f"unknown unit {meta.get('unit')!r} (expected one of {UNITS})")
-    return meta
+def read_artifact_meta(path: str | Path) -> ArtifactMeta:
+    """The artifact's validated description (training.artifact.read_meta)."""
+    return read_meta(path)
 
 
 def load_predictor(path: str | Path) -> Predictor:
     """The predictor for the artifact directory `path`, whatever its kind."""
     path = Path(path)
-    meta = read_artifact_meta(path)
-    return predictor_class(meta["kind"])(path, meta)
+    meta = read_meta(path)
+    return get_kind(meta.kind).predictor(path, meta)

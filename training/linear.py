@@ -15,15 +15,45 @@ from __future__ import annotations
 import threading
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from training.config import Config, LinearModelConfig
-from training.data import Example, label_matrix
+from training.data import label_matrix
 from training.inference import Predictor
+from training.kinds import FitJob, ModelKind, ModelSection, register
 
 ENCODER_DIR = "encoder"
 LINEAR_FILE = "linear.joblib"
+
+
+class NgramFeatures(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ngram_min: int = Field(1, ge=1)
+    ngram_max: int = Field(3, ge=1)
+    min_df: int = Field(1, ge=1)
+
+
+class LinearSection(ModelSection):
+    """Logistic-regression heads on a frozen sentence encoder and on character n-grams, mixed."""
+
+    kind: Literal["linear"]
+    # A name from `clausemap models fetch`, a hub name or a local path; null: n-grams only.
+    encoder: str | None = "m3e-small"
+    max_length: int = Field(128, gt=8, le=512)
+    tfidf: NgramFeatures | None = NgramFeatures()  # null: encoder only
+    C_encoder: float = Field(1.0, gt=0)
+    C_tfidf: float = Field(4.0, gt=0)
+    # The mixed score is encoder_weight × encoder head + (1 − encoder_weight) × n-gram head.
+    encoder_weight: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _some_features(self):
+        if not self.encoder and not self.tfidf:
+            raise ValueError("give model.encoder, model.tfidf or both")
+        return self
 
 
 class SentenceEncoder:
@@ -96,12 +126,12 @@ def _fit_quietly(classifier, features, targets):
     return classifier
 
 
-def fit(config: Config, train_rows: list[Example], held_rows: list[Example], labels: list[str], fallback: str,
-        out_dir: Path, scratch_dir: Path) -> dict:
+def fit(job: FitJob) -> dict:
     import joblib
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    spec: LinearModelConfig = config.model
+    config, train_rows, labels, out_dir = job.config, job.train_units, job.labels, job.out_dir
+    spec: LinearSection = config.model
     texts = [ex.text for ex in train_rows]
     targets = label_matrix(train_rows, labels).astype(int)
     saved: dict = {"encoder_weight": spec.encoder_weight if spec.encoder and spec.tfidf else None}
@@ -122,11 +152,11 @@ def fit(config: Config, train_rows: list[Example], held_rows: list[Example], lab
         saved["tfidf_classifier"] = _fit_quietly(_one_vs_rest(spec.C_tfidf, config.training.seed), features,
                                                  targets)
     joblib.dump(saved, out_dir / LINEAR_FILE)
-    return {"max_length": spec.max_length, "base_model": spec.encoder or "none", "n_units": len(train_rows)}
+    return {"base_model": spec.encoder or "none", "n_units": len(train_rows)}
 
 
 class LinearPredictor(Predictor):
-    def __init__(self, path: Path, meta: dict):
+    def __init__(self, path: Path, meta):
         super().__init__(path, meta)
         import joblib
 
@@ -134,7 +164,7 @@ class LinearPredictor(Predictor):
         self.saved = joblib.load(path / LINEAR_FILE)
         self.encoder = None
         if self.saved.get("encoder_classifier") is not None:
-            self.encoder = SentenceEncoder(path / ENCODER_DIR, int(meta.get("max_length", 128)))
+            self.encoder = SentenceEncoder(path / ENCODER_DIR, meta.max_length or LinearSection.model_fields["max_length"].default)
 
     def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
         vectors = self.encoder.encode(batch) if self.encoder else None
@@ -154,3 +184,6 @@ class LinearPredictor(Predictor):
 
     def _embed(self, batch: list[str]) -> np.ndarray:
         return self._scores_and_embed(batch)[:, len(self.labels):]
+
+
+KIND = register(ModelKind(name="linear", section=LinearSection, fit=fit, predictor=LinearPredictor))

@@ -5,8 +5,9 @@
     result.labels          # ["preschool"]
     result.departments[0]  # DepartmentSuggestion(name="基础教育科", score=…, lead=True, evidence=[…])
 
-Categories come from the model artifact (training.inference); departments from a DepartmentSuggester fitted on
-the annotated history, using the model's encoder for similarity.
+Categories come from the model artifact (training.inference), with the taxonomy it ships; departments from a
+DepartmentSuggester fitted on the annotated history, using the model's encoder for similarity. `ClassifyPipeline`
+is what the service needs of a pipeline.
 """
 
 from __future__ import annotations
@@ -16,20 +17,21 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from clausemap.errors import InputFileError
-from clausemap.paths import PROJECT_ROOT
 from labels.catalogue import Catalogue, find_catalogue
 from labels.taxonomy import Taxonomy, load_taxonomy
+from training.artifact import TAXONOMY_FILE
 from training.departments import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights, read_dataset_rows
-from training.inference import Evidence
+from training.inference import Evidence, Predictor
 
 # Optional files inside a model artifact. history.jsonl: dataset rows with departments the model was trained
 # alongside (without it, data/dataset.jsonl is the history); departments.yaml: the catalogue the model ships with.
 HISTORY_FILE = "history.jsonl"
 CATALOGUE_FILE = "departments.yaml"
-DEFAULT_HISTORY = PROJECT_ROOT / "data" / "dataset.jsonl"
 # Suggestions per clause in results: seed 000 names at most five sections for an item.
 MAX_SUGGESTIONS = 5
 
@@ -44,10 +46,31 @@ class ClauseResult:
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)
 
 
+class ClassifyPipeline(Protocol):
+    """What the service needs of a pipeline (ClausePipeline, or the service's one-thread wrapper of it)."""
+
+    @property
+    def model_version(self) -> str: ...
+
+    @property
+    def taxonomy(self) -> Taxonomy: ...
+
+    @property
+    def catalogue(self) -> Catalogue: ...
+
+    @property
+    def thresholds(self) -> dict[str, float]: ...
+
+    @property
+    def info(self) -> dict[str, Any]: ...
+
+    def classify(self, texts: Sequence[str]) -> list[ClauseResult]: ...
+
+
 class ClausePipeline:
     """Categories and department suggestions for clause texts."""
 
-    def __init__(self, predictor: Any, suggester: DepartmentSuggester, taxonomy: Taxonomy, history: History):
+    def __init__(self, predictor: Predictor, suggester: DepartmentSuggester, taxonomy: Taxonomy, history: History):
         self.predictor = predictor
         self.suggester = suggester
         self.taxonomy = taxonomy
@@ -62,6 +85,20 @@ class ClausePipeline:
     @property
     def model_version(self) -> str:
         return self.predictor.model_version
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return self.predictor.thresholds
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The model's description, and where the department suggestions' history came from."""
+        return {**self.predictor.info, "history": {"source": self.history.source, "rows": len(self.history.rows)}}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved training config of the model (retraining reuses it)."""
+        return dict(self.predictor.meta.config)
 
     def classify(self, texts: Sequence[str]) -> list[ClauseResult]:
         texts = list(texts)
@@ -97,7 +134,7 @@ class History:
     """Annotated rows and their encoder embeddings (computed once, shared by every catalogue's suggester)."""
 
     rows: list[dict]
-    embeddings: Any = None
+    embeddings: np.ndarray | None = None
     source: str = "none"
 
 
@@ -105,12 +142,14 @@ def load_pipeline(
     model_dir: str | Path,
     catalogue: Catalogue | str | Path | None = None,
     history: Sequence[Mapping] | str | Path | None = None,
+    fallback_history: str | Path | None = None,
 ) -> ClausePipeline:
     """Load the model artifact and fit the department suggester.
 
     catalogue: a Catalogue, a file path or a shipped id; default the artifact's departments.yaml, else
     labels/departments.yaml. history: dataset rows (or a JSONL path) with departments; default the artifact's
-    history.jsonl, else data/dataset.jsonl when present, else none (catalogue-only suggestions).
+    history.jsonl, else `fallback_history` when that file exists, else none (catalogue-only suggestions). The
+    pipeline's `info["history"]` says which it was.
     """
     from training.inference import load_predictor
 
@@ -120,19 +159,32 @@ def load_pipeline(
         catalogue = model_dir / CATALOGUE_FILE
     if not isinstance(catalogue, Catalogue):
         catalogue = find_catalogue(catalogue)
-    rows, source = history_rows(model_dir, history)
+    rows, source = history_rows(model_dir, history, fallback_history)
     embeddings = predictor.embed([r["text"] for r in rows]) if rows else None
     history = History(rows, embeddings, source)
-    return ClausePipeline(predictor, fit_suggester(catalogue, predictor, history), load_taxonomy(), history)
+    taxonomy = model_taxonomy(model_dir, predictor)
+    return ClausePipeline(predictor, fit_suggester(catalogue, predictor, history), taxonomy, history)
 
 
-def fit_suggester(catalogue: Catalogue, predictor: Any, history: History) -> DepartmentSuggester:
+def model_taxonomy(model_dir: Path, predictor: Predictor) -> Taxonomy:
+    """The taxonomy the model was trained on (shipped in the artifact; older artifacts: the default one, which
+    must then have the model's labels)."""
+    shipped = model_dir / TAXONOMY_FILE
+    taxonomy = load_taxonomy(shipped if shipped.is_file() else None)
+    if taxonomy.ids != predictor.labels or taxonomy.fallback_id != predictor.fallback_id:
+        raise InputFileError(model_dir, f"the model's labels {predictor.labels} are not those of the taxonomy "
+                                        f"{taxonomy.ids}; retrain it with the current taxonomy")
+    return taxonomy
+
+
+def fit_suggester(catalogue: Catalogue, predictor: Predictor, history: History) -> DepartmentSuggester:
     """A suggester over `catalogue` whose similarity uses the predictor's encoder."""
     weights = SuggesterWeights(max_suggestions=MAX_SUGGESTIONS)
     return DepartmentSuggester(catalogue, embed=predictor.embed, weights=weights).fit(history.rows, history.embeddings)
 
 
-def history_rows(model_dir: Path, history: Sequence[Mapping] | str | Path | None = None) -> tuple[list[dict], str]:
+def history_rows(model_dir: Path, history: Sequence[Mapping] | str | Path | None = None,
+                 fallback: str | Path | None = None) -> tuple[list[dict], str]:
     """The annotated rows (with departments) the suggester learns from, and where they came from."""
     if history is not None and not isinstance(history, (str, Path)):
         return [dict(r) for r in history if r.get("departments")], "given rows"
@@ -140,8 +192,8 @@ def history_rows(model_dir: Path, history: Sequence[Mapping] | str | Path | None
         path = Path(history)
     elif (model_dir / HISTORY_FILE).is_file():
         path = model_dir / HISTORY_FILE
-    elif DEFAULT_HISTORY.is_file():
-        path = DEFAULT_HISTORY
+    elif fallback is not None and Path(fallback).is_file():
+        path = Path(fallback)
     else:
         return [], "none"
     return [r for r in read_dataset_rows(path) if r.get("departments")], str(path)

@@ -56,13 +56,14 @@ def write_chart(path: Path, report: dict, gold: np.ndarray, pred: np.ndarray, la
     plt.close(fig)
 
 
-def write_report(out_dir: Path, meta: dict, names: dict[str, str], held: dict | None) -> None:
-    """`held`: None, or {"report", "gold", "pred"} for the held-out rows."""
+def write_report(out_dir: Path, meta, names: dict[str, str], held: dict | None) -> None:
+    """`meta`: the ArtifactMeta; `held`: None, or {"report", "gold", "pred"} for the rows thresholds were tuned on."""
     lines = [
-        f"# Model `{meta['model_version']}`",
+        f"# Model `{meta.model_version}`",
         "",
-        f"- kind: {meta['kind']}, config: `{meta['config_name']}`, trained at {meta['trained_at']}",
-        f"- data: {meta['n_train']} training rows, {meta['n_heldout']} held-out rows, data hash `{meta['data_hash']}`",
+        f"- kind: {meta.kind} (unit: {meta.unit}), config: `{meta.config_name}`, trained at {meta.trained_at}",
+        f"- data: {meta.n_train} training rows ({meta.n_train_written} written for training), {meta.n_heldout} "
+        f"held-out rows, data hash `{meta.data_hash}`; thresholds from: {meta.thresholds_from}",
         "",
         "## Held-out metrics",
         "",
@@ -80,9 +81,9 @@ def write_report(out_dir: Path, meta: dict, names: dict[str, str], held: dict | 
             "",
             f"![per-label F1 and label confusion]({CHART_FILE})",
         ]
-        write_chart(out_dir / CHART_FILE, report, held["gold"], held["pred"], meta["labels"])
+        write_chart(out_dir / CHART_FILE, report, held["gold"], held["pred"], meta.labels)
     lines += ["", "## Thresholds", "", "| label | threshold |", "|---|---:|"]
-    lines += [f"| {label} | {t:.3f} |" for label, t in meta["thresholds"].items()]
+    lines += [f"| {label} | {t:.3f} |" for label, t in meta.thresholds.items()]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

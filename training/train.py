@@ -8,7 +8,6 @@ tokenizer; TF-IDF: tfidf.joblib).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sys
 import time
 from pathlib import Path
@@ -17,23 +16,30 @@ import numpy as np
 import yaml
 
 from labels.taxonomy import load_taxonomy
-from training.artifact import is_main_process, staged_directory, utc_stamp, write_json
+from training.artifact import TAXONOMY_FILE, ArtifactMeta, is_main_process, staged_directory, utc_stamp, \
+    write_json, write_meta
 from training.config import Config
-from training.data import Example, Unit, data_hash, holdout_split, label_matrix, load_training_examples, real_only
-from training.inference import ARTIFACT_FILE, load_predictor
+from training.data import (Example, Unit, data_hash, holdout_split, label_matrix, load_examples,
+                           load_training_examples, real_only)
+from training.inference import load_predictor
+from training.kinds import FitJob, get_kind
 from training.metrics import decide, multilabel_report, tune_thresholds
 from training.report import write_report
 
-BACKENDS = {"bert": "training.bert", "tfidf": "training.baseline", "linear": "training.linear"}
+
+def taxonomy_path(config: Config) -> Path | None:
+    return config.resolve(config.data.taxonomy) if config.data.taxonomy else None
 
 
 def taxonomy_of(config: Config):
-    return load_taxonomy(config.resolve(config.data.taxonomy) if config.data.taxonomy else None)
+    return load_taxonomy(taxonomy_path(config))
 
 
-def config_examples(config: Config, labels: list[str]) -> list[Example]:
-    """The config's dataset rows and, when it names them, its written rows."""
+def config_examples(config: Config, labels: list[str], dataset: bool = True) -> list[Example]:
+    """The config's dataset rows (unless `dataset` is false) and, when it names them, its written rows."""
     written = config.resolve(config.data.written) if config.data.written else None
+    if not dataset:
+        return load_examples(written, labels) if written and written.is_file() else []
     return load_training_examples(config.resolve(config.data.path), written, labels)
 
 
@@ -57,7 +63,7 @@ def _sentence_example(ex: Example, index: int, unit: Unit, fallback: str) -> Exa
                    source=ex.source)
 
 
-def train(config: Config, output: str | Path, examples: list[Example] | None = None) -> dict | None:
+def train(config: Config, output: str | Path, examples: list[Example] | None = None) -> ArtifactMeta | None:
     """Train `config` on `examples` (default: the config's dataset and written rows) into `output`; returns the
     artifact metadata (None on the non-main processes of a distributed run)."""
     output = Path(output)
@@ -73,36 +79,38 @@ def train(config: Config, output: str | Path, examples: list[Example] | None = N
     digest = data_hash(examples)
     trained_at, stamp = utc_stamp()
     started = time.perf_counter()
+    kind = get_kind(config.model.kind)
     with staged_directory(output) as (staging, scratch):
-        backend = importlib.import_module(BACKENDS[config.model.kind])
         # The HF Trainer prints its logs to stdout; keep stdout for the commands' results (JSON).
         with contextlib.redirect_stdout(sys.stderr):
             if oof:
                 oof_rows, oof_scores = out_of_fold_scores(config, train_rows, scratch)
-            extra = backend.fit(config, training_units(train_rows, config, fallback),
-                                training_units(held_rows, config, fallback), labels, fallback, staging, scratch)
+            details = kind.fit(FitJob(config, training_units(train_rows, config, fallback),
+                                      training_units(held_rows, config, fallback), labels, fallback, staging,
+                                      scratch))
         if not is_main_process():
             return None
-        meta = {
-            "format": 1,
-            "kind": config.model.kind,
-            "unit": config.training.unit,
-            "model_version": f"{config.name}-{digest[:8]}-{stamp}",
-            "config_name": config.name,
-            "labels": labels,
-            "fallback": fallback,
-            "thresholds": {label: config.thresholds.default for label in labels},
-            "data_hash": digest,
-            "trained_at": trained_at,
-            "n_train": len(train_rows),
-            "n_train_written": sum(ex.written for ex in train_rows),
-            "n_heldout": len(held_rows),
-            "thresholds_from": "out-of-fold" if oof else "heldout" if held_rows else "default",
-            "metrics": {},
-            "config": config.model_dump(mode="json"),
-            **extra,
-        }
-        write_json(staging / ARTIFACT_FILE, meta)  # the predictor below reads it
+        meta = ArtifactMeta(
+            kind=config.model.kind,
+            unit=config.training.unit,
+            model_version=f"{config.name}-{digest[:8]}-{stamp}",
+            config_name=config.name,
+            labels=labels,
+            fallback=fallback,
+            thresholds={label: config.thresholds.default for label in labels},
+            data_hash=digest,
+            trained_at=trained_at,
+            n_train=len(train_rows),
+            n_train_written=sum(ex.written for ex in train_rows),
+            n_heldout=len(held_rows),
+            thresholds_from="out-of-fold" if oof else "heldout" if held_rows else "default",
+            config=config.model_dump(mode="json"),
+            max_length=kind.max_length(config.model),
+            details=details,
+        )
+        # The model ships the taxonomy it was trained on, so it is served with the right category list.
+        taxonomy.save(staging / TAXONOMY_FILE)
+        write_meta(staging, meta)  # the predictor below reads it
         held = None
         if oof:
             held_rows, scores = oof_rows, oof_scores
@@ -113,18 +121,18 @@ def train(config: Config, output: str | Path, examples: list[Example] | None = N
             fallback_index = labels.index(fallback)
             if config.thresholds.tune:
                 tuned = tune_thresholds(scores, gold, fallback_index, config.thresholds.default)
-                meta["thresholds"] = {label: float(t) for label, t in zip(labels, tuned)}
-            pred = decide(scores, np.array([meta["thresholds"][label] for label in labels]), fallback_index)
+                meta.thresholds = {label: float(t) for label, t in zip(labels, tuned)}
+            pred = decide(scores, np.array([meta.thresholds[label] for label in labels]), fallback_index)
             report = multilabel_report(gold, pred, labels)
-            meta["metrics"] = {"split": "out-of-fold" if oof else "heldout", **report}
+            meta.metrics = {"split": "out-of-fold" if oof else "heldout", **report}
             held = {"report": report, "gold": gold, "pred": pred}
-        meta["train_seconds"] = round(time.perf_counter() - started, 1)
-        write_json(staging / ARTIFACT_FILE, meta)
-        write_json(staging / "metrics.json", meta["metrics"])
-        (staging / "config.yaml").write_text(yaml.safe_dump(meta["config"], allow_unicode=True, sort_keys=False),
+        meta.train_seconds = round(time.perf_counter() - started, 1)
+        write_meta(staging, meta)
+        write_json(staging / "metrics.json", meta.metrics)
+        (staging / "config.yaml").write_text(yaml.safe_dump(meta.config, allow_unicode=True, sort_keys=False),
                                              encoding="utf-8")
         write_report(staging, meta, {c.id: c.name for c in taxonomy.categories}, held)
-    print(f"model {meta['model_version']} saved to {output}", file=sys.stderr)
+    print(f"model {meta.model_version} saved to {output}", file=sys.stderr)
     return meta
 
 

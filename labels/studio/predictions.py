@@ -1,6 +1,6 @@
 """Model output -> Label Studio predictions, shared by `clausemap label push --model` and the ML backend.
 
-A prediction pre-fills both choice blocks of the labelling config. Its score is the confidence of the
+A prediction pre-fills both choice blocks of the labelling config. Its score is the certainty of the
 model's least sure category decision, so sorting by it puts the clauses the model is least sure about first.
 """
 
@@ -13,8 +13,9 @@ MAX_PRESELECTED_DEPARTMENTS = 3
 DEPARTMENT_SCORE_SHARE = 0.5
 
 
-def confidence(scores: dict[str, float]) -> float:
-    """How sure the model is of its whole category decision: its least sure yes/no, in [0.5, 1]."""
+def decision_certainty(scores: dict[str, float]) -> float:
+    """How sure the model is of its whole category decision: its least sure yes/no, in [0.5, 1]. (Not the
+    service's 置信度, serving.results.weakest_given_score, which is about the categories given only.)"""
     return min((max(p, 1.0 - p) for p in scores.values()), default=0.0)
 
 
@@ -59,7 +60,7 @@ def prediction(result, model_version: str, categories: list[str], departments: l
                evidence_labels: list[str] = ()) -> dict:
     """A Label Studio prediction for one ClauseResult, restricted to the choices the project offers; with
     `evidence_labels` (the config's evidence <Labels>), the deciding sentences as highlighted spans."""
-    score = confidence(result.scores)
+    score = decision_certainty(result.scores)
     items = [_choices(CATEGORIES_NAME, [c for c in result.labels if c in categories], score)]
     depts = [s for s in preselected_departments(result.departments or []) if s.name in departments]
     if depts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from clausemap.errors import ClausemapError, InputFileError
 from clausemap.fileio import read_jsonl_objects
@@ -84,6 +85,34 @@ def predict(pipeline, config_xml: str, tasks: list[dict]) -> dict[str, dict]:
     }
 
 
+@dataclass
+class PushPlan:
+    """What a push does: tasks to create, tasks whose data changed, and unchanged ones lacking this model's
+    prediction."""
+
+    new: list[dict] = field(default_factory=list)
+    changed: list[tuple[Any, dict]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    unpredicted: list[tuple[Any, dict]] = field(default_factory=list)
+
+
+def plan_push(existing: dict[str, Any], wanted: list[dict], version: str | None) -> PushPlan:
+    """Compare the project's tasks (clause id -> task with .data and .predictions) with the wanted task data;
+    `version` is the model whose predictions should be there (None: no predictions)."""
+    plan = PushPlan()
+    for data in wanted:
+        task = existing.get(data["clause_id"])
+        if task is None:
+            plan.new.append(data)
+        elif dict(_field(task, "data") or {}) != data:
+            plan.changed.append((task, data))
+        else:
+            plan.unchanged.append(data["clause_id"])
+            if version is not None and version not in _prediction_versions(task):
+                plan.unpredicted.append((task, data))
+    return plan
+
+
 def push(studio, project, clauses: list[dict], catalogue, pipeline=None) -> PushReport:
     report = PushReport()
     seen: set[str] = set()
@@ -98,18 +127,9 @@ def push(studio, project, clauses: list[dict], catalogue, pipeline=None) -> Push
         if clause_id:
             existing[clause_id] = task
 
-    new, changed, unpredicted = [], [], []
-    version = pipeline.model_version if pipeline is not None else None
-    for data in wanted:
-        task = existing.get(data["clause_id"])
-        if task is None:
-            new.append(data)
-        elif dict(task.data) != data:
-            changed.append((task, data))
-        else:
-            report.unchanged.append(data["clause_id"])
-            if version is not None and version not in _prediction_versions(task):
-                unpredicted.append((task, data))
+    plan = plan_push(existing, wanted, pipeline.model_version if pipeline is not None else None)
+    new, changed, unpredicted = plan.new, plan.changed, plan.unpredicted
+    report.unchanged += plan.unchanged
 
     predictions: dict[str, dict] = {}
     if pipeline is not None:

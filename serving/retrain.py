@@ -2,6 +2,8 @@
 
 A request never trains: it queues a job; one worker thread runs the jobs one at a time. Requests that
 arrive while a job is still queued join that job, so a burst of annotations causes one retrain, not many.
+It lives in the serving stage because it joins all the others: Label Studio exports (labels), training, and
+the service's model swap.
 """
 
 from __future__ import annotations
@@ -15,11 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from clausemap.paths import PROJECT_ROOT, cache_dir
+from clausemap.paths import cache_dir
 
 log = logging.getLogger("clausemap.retrain")
-
-BASE_DATASET = PROJECT_ROOT / "data" / "dataset.jsonl"
 
 
 def _now() -> str:
@@ -98,26 +98,29 @@ def merged_rows(base: list[dict], annotated: list[dict]) -> list[dict]:
     return [r for r in base if r["id"] not in ids] + annotated
 
 
-def retrain_from_studio(studio, project_id: int, pipeline, output_root: Path | None = None) -> Any:
-    """Fine-tune the serving model's recipe on data/dataset.jsonl (when present) plus the project's
-    annotations; returns the new ClausePipeline, or None when the project has no usable annotation."""
+def retrain_from_studio(studio, project_id: int, pipeline, dataset: Path | None = None,
+                        output_root: Path | None = None) -> Any:
+    """Train the serving model's recipe on `dataset` (when present: the base rows, with their sentence labels)
+    plus the project's annotations, and the config's written rows; returns the new ClausePipeline, or None when
+    the project has no usable annotation."""
+    from clausemap.fileio import read_jsonl_objects
     from labels.dataset import convert_export
     from training.config import validate_config
-    from training.data import Example
-    from training.departments import read_dataset_rows
+    from training.data import example_from_row
     from training.pipeline import load_pipeline, write_history
-    from training.train import train
+    from training.train import config_examples, train
 
     annotated = convert_export(studio.export(project_id), pipeline.taxonomy, pipeline.catalogue).rows
     if not annotated:
         return None
-    base = read_dataset_rows(BASE_DATASET) if BASE_DATASET.is_file() else []
+    base = [row for _, row in read_jsonl_objects(dataset, "dataset")] if dataset and dataset.is_file() else []
     rows = merged_rows(base, annotated)
-    meta = pipeline.predictor.meta
-    config = validate_config(meta["config"], f"model {pipeline.model_version}")
+    config = validate_config(pipeline.config, f"model {pipeline.model_version}")
     output = Path(output_root or cache_dir() / "retrained") / f"project{project_id}-{uuid.uuid4().hex[:8]}"
-    examples = [Example(id=r["id"], doc=r["doc"], text=r["text"], categories=tuple(r["categories"])) for r in rows]
-    train(config, output, examples)
+    labels = pipeline.taxonomy.ids
+    written = [ex for ex in config_examples(config, labels, dataset=False) if ex.written]
+    train(config, output, [example_from_row(r, labels) for r in rows] + written)
     write_history(output, [r for r in rows if r.get("departments")] or pipeline.history.rows)
-    log.info("retrained on %d rows (%d from project %s) into %s", len(rows), len(annotated), project_id, output)
+    log.info("retrained on %d rows (%d from project %s, %d written) into %s", len(rows), len(annotated),
+             project_id, len(written), output)
     return load_pipeline(output, catalogue=pipeline.catalogue)

@@ -1,0 +1,43 @@
+"""The HF Trainer pieces of the `bert` kind, importable by name (they import torch and transformers).
+
+    from training.hf_trainer import KeepBest, WeightedBCETrainer
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from transformers import Trainer, TrainerCallback
+
+
+class WeightedBCETrainer(Trainer):
+    """BCE-with-logits with per-label positive weights (class imbalance)."""
+
+    def __init__(self, *args, pos_weight: np.ndarray, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pos_weight = torch.tensor(pos_weight)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            outputs.logits, labels.to(outputs.logits.dtype), pos_weight=self.pos_weight.to(outputs.logits.device)
+        )
+        return (loss, outputs) if return_outputs else loss
+
+
+class KeepBest(TrainerCallback):
+    """Remember the weights of the epoch with the best held-out macro-F1 (in memory: no checkpoint files)."""
+
+    def __init__(self):
+        self.best, self.state = -1.0, None
+
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        score = (metrics or {}).get("eval_macro_f1")
+        if score is not None and model is not None and score > self.best:
+            self.best = score
+            self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+    def restore(self, model) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)

@@ -1,0 +1,82 @@
+"""The model kinds, registered in one place.
+
+A kind is one module that owns everything about it: its config section (a `ModelSection` subclass whose
+`kind` names it), `fit`, the files it saves into an artifact, and the `Predictor` that loads and runs them.
+The module ends with `register(ModelKind(...))`; the built-in kinds are imported on first use, so
+`clausemap --help` stays fast. Adding a kind touches its module and BUILTIN below, nothing else:
+
+    KIND = register(ModelKind(name="tfidf", section=TfidfSection, fit=fit, predictor=TfidfPredictor))
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from training.config import Config
+    from training.data import Example
+    from training.inference import Predictor
+
+# kind name -> the module that registers it.
+BUILTIN = {"bert": "training.bert", "tfidf": "training.baseline", "linear": "training.linear"}
+
+
+class ModelSection(BaseModel):
+    """The `model:` section of a config; each kind subclasses it with its own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """What a kind's `fit` gets: the config, the units to fit on and to pick epochs with (clauses or sentences,
+    training.train decides), the label order, and where to write."""
+
+    config: Config
+    train_units: list[Example]
+    held_units: list[Example]
+    labels: list[str]
+    fallback: str
+    out_dir: Path  # the artifact being built: the kind writes its files here
+    scratch_dir: Path  # removed after training
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    name: str
+    section: type[ModelSection]
+    # Fits and writes the kind's files into job.out_dir; returns kind-specific details for the artifact
+    # description (e.g. {"vocabulary_size": 9000}).
+    fit: Callable[[FitJob], dict[str, Any]]
+    predictor: type[Predictor]
+    # The tokens per unit the predictor truncates to, when the kind has such a limit.
+    max_length: Callable[[ModelSection], int | None] = lambda section: getattr(section, "max_length", None)
+
+
+_KINDS: dict[str, ModelKind] = {}
+
+
+def register(kind: ModelKind) -> ModelKind:
+    """Make a kind known to configs, training and loading (a test or plug-in may register its own)."""
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def get_kind(name: str) -> ModelKind:
+    """The registered kind `name`; KeyError naming the known ones if there is none."""
+    if name not in _KINDS and name in BUILTIN:
+        importlib.import_module(BUILTIN[name])
+    if name not in _KINDS:
+        raise KeyError(f"unknown model kind {name!r} (known: {', '.join(kind_names())})")
+    return _KINDS[name]
+
+
+def kind_names() -> list[str]:
+    return sorted(set(BUILTIN) | set(_KINDS))

@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL ?= models/default
-CONFIG ?= configs/m3e-sentences.yaml
+CONFIG ?= configs/sentences-ngrams.yaml
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

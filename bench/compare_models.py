@@ -1,6 +1,6 @@
 """Benchmark (not a test): compare model configs and variants by leave-one-document-out cross-validation.
 
-    .venv/bin/python bench/compare_models.py                      # every variant below (about 1 hour on 2 cores)
+    .venv/bin/python bench/compare_models.py                      # every variant below (about 1.5 hours on 2 cores)
     .venv/bin/python bench/compare_models.py --only default no-written --json-out /tmp/cv.json
     .venv/bin/python bench/compare_models.py --configs configs/baseline-tfidf.yaml training.epochs=1
 
@@ -20,16 +20,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = "configs/m3e-sentences.yaml"
-# (name, config, overrides): the default, then one lever taken away or changed at a time, then the older kinds.
+DEFAULT = "configs/sentences-ngrams.yaml"
+M3E = "configs/m3e-sentences.yaml"
+# (name, config, overrides): the default, then one lever taken away or changed at a time, then the other kinds.
 VARIANTS = [
     ("default", DEFAULT, []),
     ("no-written", DEFAULT, ["data.written=null"]),
     ("clause-unit", DEFAULT, ["training.unit=clause"]),
     ("sentences-only", DEFAULT, ["training.include_clauses=false"]),
     ("heldout-thresholds", DEFAULT, ["thresholds.source=heldout"]),
-    ("ngrams-only", DEFAULT, ["model.encoder=null"]),
-    ("encoder-only", DEFAULT, ["model.tfidf=null"]),
+    ("with-m3e", M3E, []),
+    ("with-m3e-weight-0.25", M3E, ["model.encoder_weight=0.25"]),
+    ("m3e-only", M3E, ["model.tfidf=null"]),
     ("baseline", "configs/baseline-tfidf.yaml", []),
     ("baseline+sentences+written", "configs/baseline-tfidf.yaml",
      ["training.unit=sentence", "data.written=data/written.jsonl"]),

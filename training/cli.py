@@ -41,7 +41,8 @@ def _train(args) -> int:
     if meta is not None:
         summary = {"output": str(output), "model_version": meta.model_version}
         if meta.metrics:
-            summary["heldout_macro_f1"] = round(meta.metrics["macro_f1"], 4)
+            split = "out_of_fold" if meta.thresholds_from == "out-of-fold" else "heldout"
+            summary[f"{split}_macro_f1"] = round(meta.metrics["macro_f1"], 4)
         print(json.dumps(summary, ensure_ascii=False))
     return 0
 

@@ -65,17 +65,19 @@ def write_report(out_dir: Path, meta, names: dict[str, str], held: dict | None) 
         f"- data: {meta.n_train} training rows ({meta.n_train_written} written for training), {meta.n_heldout} "
         f"held-out rows, data hash `{meta.data_hash}`; thresholds from: {meta.thresholds_from}",
         "",
-        "## Held-out metrics",
+        "## Held-out metrics" if meta.thresholds_from != "out-of-fold" else "## Out-of-fold metrics",
         "",
     ]
     if held is None:
         lines.append("No rows were held out (training.validation_fraction=0): thresholds are the default.")
     else:
         report = held["report"]
+        where = ("real rows, each scored by a model trained without its document (out-of-fold)"
+                 if meta.thresholds_from == "out-of-fold" else "rows held out from training")
         lines += [
-            f"Macro-F1 **{report['macro_f1']:.3f}**, micro-F1 **{report['micro_f1']:.3f}** on {report['n']} rows "
-            "held out from training. The thresholds were tuned on these same rows, so these figures are "
-            "optimistic; `clausemap cv` gives the honest leave-one-document-out estimate.",
+            f"Macro-F1 **{report['macro_f1']:.3f}**, micro-F1 **{report['micro_f1']:.3f}** on {report['n']} {where}. "
+            "The thresholds were tuned on these same scores, so these figures are optimistic; `clausemap cv` "
+            "gives the honest leave-one-document-out estimate.",
             "",
             format_metrics_table(report, names),
             "",

@@ -114,7 +114,7 @@ def get_retrainer(request: Request) -> Retrainer:
                 raise ClausemapError("no model is loaded, so there is nothing to retrain")
             serving = request.app.state.settings
             return retrain_from_studio(Studio(settings), project, state.pipeline.pipeline, dataset=serving.dataset,
-                                       output_root=serving.retrained_models)
+                                       output_root=serving.retrained_models, keep=serving.keep_models)
 
         # A finished retrain swaps the model; the old one's inference thread ends once its queue is done.
         app.state.ml_retrainer = Retrainer(retrain, state.replace)

@@ -98,8 +98,26 @@ def merged_rows(base: list[dict], annotated: list[dict]) -> list[dict]:
     return [r for r in base if r["id"] not in ids] + annotated
 
 
+def prune_retrained(root: Path, keep: int, protect: set[Path]) -> list[Path]:
+    """Delete all but the `keep` newest model directories under `root`, never one in `protect` (the model being
+    served); returns what was deleted."""
+    import shutil
+
+    if not root.is_dir():
+        return []
+    models = sorted((p for p in root.iterdir() if p.is_dir() and (p / "clausemap.json").is_file()),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    protected = {p.resolve() for p in protect}
+    removed = []
+    for old in models[keep:]:
+        if old.resolve() not in protected:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
+
+
 def retrain_from_studio(studio, project_id: int, pipeline, dataset: Path | None = None,
-                        output_root: Path | None = None) -> Any:
+                        output_root: Path | None = None, keep: int = 3) -> Any:
     """Train the serving model's recipe on `dataset` (when present: the base rows, with their sentence labels)
     plus the project's annotations, and the config's written rows; returns the new ClausePipeline, or None when
     the project has no usable annotation."""
@@ -116,11 +134,15 @@ def retrain_from_studio(studio, project_id: int, pipeline, dataset: Path | None 
     base = [row for _, row in read_jsonl_objects(dataset, "dataset")] if dataset and dataset.is_file() else []
     rows = merged_rows(base, annotated)
     config = validate_config(pipeline.config, f"model {pipeline.model_version}")
-    output = Path(output_root or cache_dir() / "retrained") / f"project{project_id}-{uuid.uuid4().hex[:8]}"
+    root = Path(output_root or cache_dir() / "retrained")
+    output = root / f"project{project_id}-{uuid.uuid4().hex[:8]}"
     labels = pipeline.taxonomy.ids
     written = [ex for ex in config_examples(config, labels, dataset=False) if ex.written]
     train(config, output, [example_from_row(r, labels) for r in rows] + written)
     write_history(output, [r for r in rows if r.get("departments")] or pipeline.history.rows)
     log.info("retrained on %d rows (%d from project %s, %d written) into %s", len(rows), len(annotated),
              project_id, len(written), output)
-    return load_pipeline(output, catalogue=pipeline.catalogue)
+    new = load_pipeline(output, catalogue=pipeline.catalogue)
+    for old in prune_retrained(root, keep, {output, pipeline.predictor.path}):
+        log.info("removed the older retrained model %s", old)
+    return new

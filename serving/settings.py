@@ -24,6 +24,7 @@ class ServingSettings(BaseSettings):
                           description="the annotated dataset: retraining's base rows, and the history fallback")
     retrained_models: Path = Field(default_factory=lambda: cache_dir() / "retrained",
                                    description="where Label Studio-triggered retraining writes its models")
+    keep_models: int = Field(3, ge=1, description="retrained models kept (the one being served is never removed)")
     api_key: SecretStr | None = Field(None, description="when set, every endpoint but the health checks needs it")
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body (JSON or upload)")
     max_clauses: int = Field(500, gt=0, description="most clauses in one request (or one plan)")

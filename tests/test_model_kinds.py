@@ -17,7 +17,7 @@ from clausemap.errors import InputFileError
 from clausemap.paths import PROJECT_ROOT
 from labels.studio.push import plan_push
 from serving.app import create_app
-from serving.retrain import Retrainer
+from serving.retrain import Retrainer, prune_retrained
 from serving.settings import ServingSettings
 from tests.toy_kind import register_toy
 from training.artifact import ARTIFACT_FILE, TAXONOMY_FILE, read_meta
@@ -160,3 +160,19 @@ def test_a_failing_or_empty_retrain_is_reported_on_its_job():
         time.sleep(0.05)
     assert (failing.status, failing.detail) == ("failed", "no connection")
     assert empty.status == "skipped"
+
+
+def test_only_the_newest_retrained_models_are_kept_and_never_the_served_one(tmp_path):
+    import os
+
+    models = []
+    for n in range(5):
+        model = tmp_path / f"project1-{n}"
+        model.mkdir()
+        (model / ARTIFACT_FILE).write_text("{}", encoding="utf-8")
+        os.utime(model, (1000 + n, 1000 + n))
+        models.append(model)
+    (tmp_path / "not-a-model").mkdir()
+    removed = prune_retrained(tmp_path, keep=2, protect={models[0]})
+    assert sorted(p.name for p in removed) == ["project1-1", "project1-2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-model", "project1-0", "project1-3", "project1-4"]

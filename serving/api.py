@@ -53,11 +53,13 @@ def check_limits(texts: list[str], settings: ServingSettings, what: str = "claus
 @router.post("/classify", response_model=schemas.ClassifyResponse, dependencies=[Depends(require_json)])
 async def classify(
     body: schemas.ClassifyRequest,
+    request: Request,
     pipeline: Pipeline,
     settings: Settings,
 ) -> schemas.ClassifyResponse:
     """Categories (all, with scores), labels and suggested sections for each clause text."""
     check_limits(body.clauses, settings)
+    request.state.clauses = len(body.clauses)  # for the access log
     outputs = await pipeline.classify_async(body.clauses)
     return schemas.ClassifyResponse(
         model_version=pipeline.model_version,
@@ -106,6 +108,7 @@ async def classify_plan(
     if not document.clauses:
         raise HTTPException(422, "no numbered clauses found in the plan")
     check_limits([c.text for c in document.clauses], settings, what="clauses in the plan")
+    request.state.clauses = len(document.clauses)
     outputs = await pipeline.classify_async([c.text for c in document.clauses])
     clauses = [
         results.plan_clause(c, out, pipeline, settings) for c, out in zip(document.clauses, outputs, strict=True)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from clausemap import __version__
@@ -17,7 +17,8 @@ from clausemap.errors import ClausemapError
 from serving import api, ml_backend, schemas
 from serving.deps import State, require_api_key
 from serving.limits import BodySizeLimit
-from serving.runtime import ModelState, SerializedPipeline
+from serving.metrics import AccessLog, ServiceMetrics
+from serving.runtime import ModelState
 from serving.settings import ServingSettings
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -27,7 +28,10 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
     """The service. The model in `settings.model` loads in the background at startup (see /readyz);
     pass an already loaded ClausePipeline as `pipeline` to skip that (benchmarks, embedding)."""
     settings = settings or ServingSettings()
-    state = ModelState(pipeline=SerializedPipeline(pipeline) if pipeline is not None else None)
+    metrics = ServiceMetrics()
+    state = ModelState(metrics=metrics)
+    if pipeline is not None:
+        state.replace(pipeline)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -43,9 +47,14 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
     )
     app.state.settings = settings
     app.state.model = state
+    app.state.metrics = metrics
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: it sees every request, the ones the size limit refuses too.
+    app.add_middleware(AccessLog, metrics=metrics,
+                       model_version=lambda: state.pipeline.model_version if state.pipeline else None)
     _add_error_handlers(app)
     _add_health_routes(app)
+    _add_metrics_route(app, metrics)
     app.include_router(api.router)
     # Label Studio's ML backend protocol (/health, /setup, /predict, /webhook) sends the key as Basic auth.
     app.include_router(ml_backend.router, dependencies=[Depends(require_api_key)])
@@ -74,6 +83,16 @@ def _add_health_routes(app: FastAPI) -> None:
             return schemas.HealthStatus(status="ready", detail=f"model {state.pipeline.model_version}")
         status = "loading" if state.loading else "failed"
         return JSONResponse(schemas.HealthStatus(status=status, detail=state.error).model_dump(), status_code=503)
+
+
+def _add_metrics_route(app: FastAPI, metrics: ServiceMetrics) -> None:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    @app.get("/metrics", tags=["health"], dependencies=[Depends(require_api_key)],
+             response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics in text format (behind the API key when one is set)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

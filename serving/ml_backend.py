@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from clausemap.errors import ClausemapError
 from labels.studio.config import (CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME, config_choices,
@@ -149,6 +148,7 @@ async def setup(
 @router.post("/predict", response_model=PredictResponse)
 async def predict(
     body: PredictRequest,
+    request: Request,
     pipeline: SerializedPipeline = Depends(get_pipeline),
     settings: ServingSettings = Depends(get_settings),
 ) -> PredictResponse:
@@ -160,6 +160,7 @@ async def predict(
             raise HTTPException(422, f"tasks[{index}] (id {task.id}) has no data.{TEXT_NAME} to classify")
         texts.append(text)
     check_limits(texts, settings, what="tasks")
+    request.state.clauses = len(texts)
     categories, departments = pipeline.taxonomy.ids, pipeline.catalogue.names
     evidence = pipeline.taxonomy.specific_ids
     if body.label_config:
@@ -169,7 +170,7 @@ async def predict(
         offered = config_choices(body.label_config)
         categories, departments = offered[CATEGORIES_NAME], offered.get(DEPARTMENTS_NAME, [])
         evidence = offered.get(EVIDENCE_NAME, [])  # an older project's config has no evidence labels
-    results = await run_in_threadpool(pipeline.classify, texts)
+    results = await pipeline.classify_async(texts)
     version = pipeline.model_version
     return PredictResponse(
         results=[prediction(r, version, categories, departments, evidence) for r in results], model_version=version

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from labels.catalogue import Catalogue
 from labels.taxonomy import Taxonomy
+from serving.metrics import ServiceMetrics
 from serving.settings import ServingSettings
 from training.pipeline import ClausePipeline, ClauseResult
 
@@ -28,8 +30,9 @@ class SerializedPipeline:
     `pipeline` for retraining.
     """
 
-    def __init__(self, pipeline: ClausePipeline):
+    def __init__(self, pipeline: ClausePipeline, metrics: ServiceMetrics | None = None):
         self.pipeline = pipeline
+        self.metrics = metrics
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clausemap-inference")
 
     @property
@@ -54,11 +57,21 @@ class SerializedPipeline:
 
     def classify(self, texts: list[str]) -> list[ClauseResult]:
         """For synchronous callers (e.g. a route run in the request thread pool)."""
-        return self._executor.submit(self.pipeline.classify, texts).result()
+        return self._submit(texts).result()
 
     async def classify_async(self, texts: list[str]) -> list[ClauseResult]:
         """Awaits the inference thread, so the event loop keeps serving other requests meanwhile."""
-        return await asyncio.wrap_future(self._executor.submit(self.pipeline.classify, texts))
+        return await asyncio.wrap_future(self._submit(texts))
+
+    def _submit(self, texts: list[str]):
+        queued = time.perf_counter()
+
+        def run() -> list[ClauseResult]:
+            if self.metrics is not None:
+                self.metrics.inference(len(texts), time.perf_counter() - queued)
+            return self.pipeline.classify(texts)
+
+        return self._executor.submit(run)
 
     def close(self) -> None:
         """Let the inference thread finish what is queued, then end."""
@@ -72,6 +85,7 @@ class ModelState:
     pipeline: SerializedPipeline | None = None
     error: str | None = None
     loading: bool = False
+    metrics: ServiceMetrics | None = None
     _task: asyncio.Task | None = field(default=None, repr=False)
 
     def start_loading(self, settings: ServingSettings) -> None:
@@ -94,7 +108,9 @@ class ModelState:
 
     def replace(self, pipeline: ClausePipeline) -> None:
         """Serve another pipeline from now on (a retrained model); requests in flight finish on the old one."""
-        old, self.pipeline, self.error = self.pipeline, SerializedPipeline(pipeline), None
+        old, self.pipeline, self.error = self.pipeline, SerializedPipeline(pipeline, self.metrics), None
+        if self.metrics is not None:
+            self.metrics.serving(pipeline.model_version)
         if old is not None:
             old.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import io
 import threading
 
@@ -306,3 +307,46 @@ def test_confidence_is_the_score_of_the_weakest_given_category():
     assert weakest_given_score({"a": 0.55, "b": 0.97}, ["a", "b"]) == pytest.approx(0.55)
     # A fallback given because nothing scored high has a low score of its own.
     assert weakest_given_score({"a": 0.1, "other": 0.3}, ["other"]) == pytest.approx(0.3)
+
+
+def _metric(text: str, name: str, **labels) -> float:
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+def test_metrics_move_with_the_requests_and_the_access_log_names_no_text(client, pipeline, caplog):
+    import logging
+
+    before = client.get("/metrics")
+    assert before.status_code == 200 and before.headers["content-type"].startswith("text/plain")
+    requests_before = _metric(before.text, "clausemap_requests_total", route="/v1/classify", status="200")
+    clauses_before = _metric(before.text, "clausemap_clauses_classified_total")
+    batches_before = _metric(before.text, "clausemap_inference_batch_clauses_count")
+    with caplog.at_level(logging.INFO, logger="clausemap.access"):
+        assert client.post("/v1/classify", json={"clauses": CLAUSES}).status_code == 200
+        assert client.post("/v1/classify", json={"clauses": CLAUSES[:1]}).status_code == 200
+        assert client.post("/v1/classify", json={"clauses": []}).status_code == 422
+    after = client.get("/metrics").text
+    assert _metric(after, "clausemap_requests_total", route="/v1/classify", status="200") == requests_before + 2
+    assert _metric(after, "clausemap_requests_total", route="/v1/classify", status="422") >= 1
+    assert _metric(after, "clausemap_clauses_classified_total") == clauses_before + len(CLAUSES) + 1
+    assert _metric(after, "clausemap_inference_batch_clauses_count") == batches_before + 2
+    assert _metric(after, "clausemap_request_seconds_count", route="/v1/classify") >= 3
+    assert _metric(after, "clausemap_model_info", version=pipeline.model_version) == 1
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "clausemap.access"]
+    assert [(line["route"], line["status"], line["clauses"]) for line in lines] == [
+        ("/v1/classify", 200, len(CLAUSES)), ("/v1/classify", 200, 1), ("/v1/classify", 422, None)]
+    assert all(line["model_version"] == pipeline.model_version and line["ms"] >= 0 for line in lines)
+    assert not any(CLAUSES[0] in r.getMessage() for r in caplog.records)
+
+
+def test_metrics_need_the_key_when_one_is_set(tiny_model_dir):
+    with TestClient(create_app(ServingSettings(model=tiny_model_dir, api_key="k"))) as c:
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers={"X-API-Key": "k"}).status_code == 200

@@ -348,5 +348,6 @@ def test_metrics_move_with_the_requests_and_the_access_log_names_no_text(client,
 
 def test_metrics_need_the_key_when_one_is_set(tiny_model_dir):
     with TestClient(create_app(ServingSettings(model=tiny_model_dir, api_key="k"))) as c:
+        c.portal.call(c.app.state.model.wait)
         assert c.get("/metrics").status_code == 401
         assert c.get("/metrics", headers={"X-API-Key": "k"}).status_code == 200

@@ -45,6 +45,8 @@ def register(subparsers) -> None:
         "plans", nargs="*", type=Path, default=[], metavar="PLAN_FILE", help="plan documents to segment"
     )
     push.add_argument("--model", type=Path, metavar="DIR", help="model artifact whose predictions pre-fill the tasks")
+    push.add_argument("--sentences", action="store_true",
+                      help="one task per sentence of each clause (sentence labels; same labelling config)")
     push.set_defaults(func=run_push)
 
     pull = commands.add_parser(
@@ -52,7 +54,9 @@ def register(subparsers) -> None:
         description="Export the project (annotations with annotator and time) to a JSON file that "
         "`clausemap data build` turns into dataset rows.",
     )  # fmt: skip
-    pull.add_argument("--out", type=Path, metavar="FILE", help="default: data/annotations/<project>.json")
+    pull.add_argument("--out", type=Path, metavar="FILE",
+                      help="default: data/annotations/<project>.json (--sentences: data/annotations/sentences/)")
+    pull.add_argument("--sentences", action="store_true", help="the project holds sentence tasks")
     pull.set_defaults(func=run_pull)
 
     data = subparsers.add_parser("data", help="build the training dataset from annotations")
@@ -114,7 +118,7 @@ def run_push(args) -> int:
         from clausemap.hooks import load_pipeline
 
         pipeline = load_pipeline(args.model, catalogue=catalogue, fallback_history=default_dataset())
-    report = push(studio, project, clauses, catalogue, pipeline)
+    report = push(studio, project, clauses, catalogue, pipeline, sentences=args.sentences)
     print(
         f"project {args.project!r}: {len(report.created)} tasks created, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged"
@@ -136,10 +140,11 @@ def run_pull(args) -> int:
     taxonomy, catalogue = _vocabulary(args)
     studio = _connect(args)
     project = require_current_project(studio, args.project, taxonomy, catalogue)
-    out = args.out or default_export_path(args.project)
-    conversion = pull(studio, project, out, taxonomy, catalogue)
+    out = args.out or default_export_path(args.project, args.sentences)
+    conversion = pull(studio, project, out, taxonomy, catalogue, sentences=args.sentences)
+    what = "labelled sentences" if args.sentences else "dataset rows"
     print(
-        f"wrote {out}: {len(conversion.rows) + len(conversion.dropped)} tasks, {len(conversion.rows)} dataset rows, "
+        f"wrote {out}: {len(conversion.rows) + len(conversion.dropped)} tasks, {len(conversion.rows)} {what}, "
         f"{len(conversion.dropped)} without a usable annotation; next: clausemap data build"
     )
     return 0

@@ -51,6 +51,9 @@ def convert_export(tasks: list[dict], taxonomy=None, catalogue=None) -> Conversi
     for task in tasks:
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise AnnotationError("an export entry is not a task object with a 'data' field")
+        if "sentence_index" in task["data"]:
+            raise AnnotationError(f"{_task_ref(task)} is a sentence task: sentence exports belong in "
+                                  f"data/annotations/{SENTENCES_DIR}/ (`clausemap label pull --sentences`)")
         annotation = chosen_annotation(task)
         if annotation is None:
             dropped.append(_task_ref(task))
@@ -227,25 +230,40 @@ SENTENCES_DIR = "sentences"
 
 
 def sentence_labels(folder: Path, taxonomy) -> dict[str, dict[int, list[str]]]:
-    """{clause id: {sentence index: categories}} from the sentence-task exports in `folder` (none if absent).
-
-    A sentence task's data holds clause_id, sentence_index and the sentence `text`; its annotation uses the
-    same `categories` choices as a clause (the labelling config is the same)."""
+    """{clause id: {sentence index: categories}} from the sentence-task exports in `folder` (none if absent)."""
     labels: dict[str, dict[int, list[str]]] = {}
     for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
-        for task in load_export(path):
-            data = task.get("data") if isinstance(task, dict) else None
-            if not isinstance(data, dict) or "sentence_index" not in data or not data.get("clause_id"):
-                raise InputFileError(path, f"{_task_ref(task) if isinstance(task, dict) else 'an entry'}: "
-                                           "not a sentence task (needs data.clause_id and data.sentence_index)")
-            annotation = chosen_annotation(task)
-            if annotation is None:
-                continue
-            chosen = _choices(annotation, CATEGORIES_NAME)
-            unknown = [c for c in chosen if c not in taxonomy.ids]
-            if unknown or not chosen:
-                raise InputFileError(path, f"{_task_ref(task)}: categories {chosen} (unknown or none)")
-            labels.setdefault(data["clause_id"], {})[int(data["sentence_index"])] = chosen
+        try:
+            found = labels_of_sentence_tasks(load_export(path), taxonomy)
+        except AnnotationError as exc:
+            raise InputFileError(path, str(exc)) from None
+        for clause_id, by_index in found.items():
+            labels.setdefault(clause_id, {}).update(by_index)
+    return labels
+
+
+def labels_of_sentence_tasks(tasks: list, taxonomy) -> dict[str, dict[int, list[str]]]:
+    """{clause id: {sentence index: categories}} of the annotated sentence tasks of one export.
+
+    A sentence task's data holds clause_id, sentence_index and the sentence `text`; its annotation uses the
+    same `categories` choices as a clause (the labelling config is the same). Skipped tasks are left out."""
+    labels: dict[str, dict[int, list[str]]] = {}
+    for task in tasks:
+        data = task.get("data") if isinstance(task, dict) else None
+        if not isinstance(data, dict) or "sentence_index" not in data or not data.get("clause_id"):
+            raise AnnotationError(f"{_task_ref(task) if isinstance(task, dict) else 'an entry'}: not a sentence "
+                                  "task (needs data.clause_id and data.sentence_index)")
+        annotation = chosen_annotation(task)
+        if annotation is None:
+            continue
+        chosen = _choices(annotation, CATEGORIES_NAME)
+        unknown = [c for c in chosen if c not in taxonomy.ids]
+        if unknown or not chosen:
+            raise AnnotationError(f"{_task_ref(task)}: categories {chosen} (unknown or none)")
+        if taxonomy.fallback_id in chosen and len(set(chosen)) > 1:
+            raise AnnotationError(f"{_task_ref(task)}: '{taxonomy.fallback_id}' is given only when no other "
+                                  "category applies")
+        labels.setdefault(data["clause_id"], {})[int(data["sentence_index"])] = chosen
     return labels
 
 

@@ -239,3 +239,51 @@ def test_connection_and_project_errors_are_one_line_without_the_key(studio, monk
     for secret in (studio.settings.api_key.get_secret_value(), "wrong-token-9f8e7d"):
         assert secret not in err
     assert not out.parent.exists()  # nothing half-written
+
+
+def test_sentence_tasks_push_once_pull_into_the_sentences_folder_and_build(studio, seed_clauses, tmp_path):
+    """Sentences are labelled in Label Studio with the same config: one task per sentence, pushed idempotently,
+    pulled into data/annotations/sentences/ and attached to their clauses by `clausemap data build`."""
+    from labels.studio.push import sentence_task_data
+
+    path, clauses = seed_clauses
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(clauses[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    assert run("label", "init", "--project", "clausemap sentences")[0] == 0
+    code, printed, _ = run("label", "push", "--project", "clausemap sentences", "--clauses", str(one), "--sentences")
+    wanted = sentence_task_data(clauses[0])
+    assert code == 0 and f"{len(wanted)} tasks created" in printed
+    assert run("label", "push", "--project", "clausemap sentences", "--clauses", str(one), "--sentences")[0] == 0
+    tasks = tasks_of(studio, "clausemap sentences")
+    assert [t.data["sentence_id"] for t in tasks] == [d["sentence_id"] for d in wanted]  # nothing twice
+    for task in tasks:
+        assert task.data["clause_text"][task.data["start"]:task.data["end"]] == task.data["text"]
+
+    # Annotate every sentence: the clause's own categories on the first, "other" on the rest.
+    annotations = tmp_path / "annotations"
+    (annotations / "sentences").mkdir(parents=True)
+    cats = [c for c in json.loads((PROJECT_ROOT / "data" / "dataset.jsonl").read_text("utf-8").splitlines()[0])
+            ["categories"]]
+    for i, task in enumerate(tasks):
+        chosen = cats if i == 0 else [TAXONOMY.fallback_id]
+        studio.client.annotations.create(task.id, result=[{"from_name": CATEGORIES_NAME, "to_name": TEXT_NAME,
+                                                           "type": "choices", "value": {"choices": chosen}}])
+    out = annotations / "sentences" / "s.json"
+    code, printed, _ = run("label", "pull", "--project", "clausemap sentences", "--sentences", "--out", str(out))
+    assert code == 0 and f"{len(wanted)} labelled sentences" in printed
+    # A sentence export where a clause export belongs is refused, naming where it goes.
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "s.json").write_text(out.read_text(encoding="utf-8"), encoding="utf-8")
+    code, _, err = run("data", "build", "--annotations", str(wrong), "--out", str(tmp_path / "w.jsonl"))
+    assert code == 2 and "sentence task" in err
+
+    # With the clause's own annotation beside it, the build attaches the sentence labels.
+    clause_task = {"id": 1, "data": {"clause_id": clauses[0]["id"], "doc": clauses[0]["doc"], "text": clauses[0]["text"]},
+                   "annotations": [{"id": 1, "result": [{"from_name": CATEGORIES_NAME, "to_name": TEXT_NAME,
+                                                         "type": "choices", "value": {"choices": cats}}]}]}
+    (annotations / "clauses.json").write_text(json.dumps([clause_task], ensure_ascii=False), encoding="utf-8")
+    dataset = tmp_path / "dataset.jsonl"
+    assert run("data", "build", "--annotations", str(annotations), "--out", str(dataset))[0] == 0
+    row = json.loads(dataset.read_text(encoding="utf-8"))
+    assert [s["categories"] for s in row["sentences"]] == [cats] + [[TAXONOMY.fallback_id]] * (len(wanted) - 1)

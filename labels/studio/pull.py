@@ -7,14 +7,16 @@ import re
 from pathlib import Path
 
 from clausemap.errors import ClausemapError
-from labels.dataset import AnnotationError, Conversion, convert_export, write_atomically
+from labels.dataset import (SENTENCES_DIR, AnnotationError, Conversion, chosen_annotation, convert_export,
+                            labels_of_sentence_tasks, write_atomically)
 
 
-def default_export_path(project: str) -> Path:
-    return Path("data/annotations") / (re.sub(r"[^\w.-]+", "_", project).strip("._") or "project") + ".json"
+def default_export_path(project: str, sentences: bool = False) -> Path:
+    folder = Path("data/annotations") / SENTENCES_DIR if sentences else Path("data/annotations")
+    return folder / ((re.sub(r"[^\w.-]+", "_", project).strip("._") or "project") + ".json")
 
 
-def pull(studio, project, out: Path, taxonomy, catalogue) -> Conversion:
+def pull(studio, project, out: Path, taxonomy, catalogue, sentences: bool = False) -> Conversion:
     """Export the project, check it converts into dataset rows, then write it atomically to `out`.
 
     The export keeps Label Studio's provenance (completed_by, created_at, updated_at) and gains each
@@ -28,7 +30,13 @@ def pull(studio, project, out: Path, taxonomy, catalogue) -> Conversion:
             user_id = by.get("id") if isinstance(by, dict) else by
             annotation["annotator"] = emails.get(user_id, user_id)
     try:
-        conversion = convert_export(tasks, taxonomy, catalogue)
+        if sentences:
+            labelled = labels_of_sentence_tasks(tasks, taxonomy)
+            conversion = Conversion(rows=[{"id": f"{c}#s{i}", "categories": cats}
+                                          for c, by in labelled.items() for i, cats in by.items()],
+                                    dropped=[f"task {t.get('id')}" for t in tasks if chosen_annotation(t) is None])
+        else:
+            conversion = convert_export(tasks, taxonomy, catalogue)
     except AnnotationError as exc:
         raise ClausemapError(f"project {project.title!r}: {exc}; nothing was written") from None
     write_atomically({Path(out): json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"})

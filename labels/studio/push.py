@@ -72,12 +72,39 @@ def task_data(clause: dict, catalogue, unknown: set[str]) -> dict:
     return data
 
 
+def sentence_task_data(clause: dict) -> list[dict]:
+    """One task per sentence of a clause, for labelling sentences with the same config: `text` is the sentence,
+    `clause_text` and `section` its context, `sentence_index`/`start`/`end` where it sits in the clause."""
+    from clausemap.clauses.sentences import split_sentences
+
+    section = clause.get("section") or []
+    return [
+        {
+            "clause_id": clause["id"],
+            "sentence_id": f"{clause['id']}#s{i}",
+            "sentence_index": i,
+            "text": sentence.text,
+            "start": sentence.start,
+            "end": sentence.end,
+            "clause_text": clause["text"],
+            "doc": clause["doc"],
+            "section": section if isinstance(section, str) else SECTION_SEPARATOR.join(section),
+        }
+        for i, sentence in enumerate(split_sentences(clause["text"]))
+    ]
+
+
+def task_key(data: dict) -> str:
+    """What identifies a task in a project: its sentence (sentence tasks) or its clause."""
+    return data.get("sentence_id") or data["clause_id"]
+
+
 def predict(pipeline, config_xml: str, tasks: list[dict]) -> dict[str, dict]:
-    """clause id -> the pipeline's prediction, limited to the choices the project's config offers."""
+    """task key -> the pipeline's prediction, limited to the choices the project's config offers."""
     offered = config_choices(config_xml)
     results = pipeline.classify([d["text"] for d in tasks]) if tasks else []
     return {
-        data["clause_id"]: prediction(
+        task_key(data): prediction(
             result, pipeline.model_version, offered.get(CATEGORIES_NAME, []), offered.get(DEPARTMENTS_NAME, []),
             offered.get(EVIDENCE_NAME, []),
         )
@@ -97,35 +124,38 @@ class PushPlan:
 
 
 def plan_push(existing: dict[str, Any], wanted: list[dict], version: str | None) -> PushPlan:
-    """Compare the project's tasks (clause id -> task with .data and .predictions) with the wanted task data;
+    """Compare the project's tasks (task key -> task with .data and .predictions) with the wanted task data;
     `version` is the model whose predictions should be there (None: no predictions)."""
     plan = PushPlan()
     for data in wanted:
-        task = existing.get(data["clause_id"])
+        task = existing.get(task_key(data))
         if task is None:
             plan.new.append(data)
         elif dict(_field(task, "data") or {}) != data:
             plan.changed.append((task, data))
         else:
-            plan.unchanged.append(data["clause_id"])
+            plan.unchanged.append(task_key(data))
             if version is not None and version not in _prediction_versions(task):
                 plan.unpredicted.append((task, data))
     return plan
 
 
-def push(studio, project, clauses: list[dict], catalogue, pipeline=None) -> PushReport:
+def push(studio, project, clauses: list[dict], catalogue, pipeline=None, sentences: bool = False) -> PushReport:
+    """Create or update the project's tasks: one per clause, or (`sentences`) one per sentence of each clause."""
     report = PushReport()
     seen: set[str] = set()
     for clause in clauses:
         if clause["id"] in seen:
             raise ClausemapError(f"clause {clause['id']} appears twice in the input; clause ids must be unique")
         seen.add(clause["id"])
-    wanted = [task_data(c, catalogue, report.unknown_departments) for c in clauses]
+    if sentences:
+        wanted = [data for c in clauses for data in sentence_task_data(c)]
+    else:
+        wanted = [task_data(c, catalogue, report.unknown_departments) for c in clauses]
     existing = {}
     for task in studio.tasks(project.id):
-        clause_id = (task.data or {}).get("clause_id")
-        if clause_id:
-            existing[clause_id] = task
+        if (task.data or {}).get("clause_id"):
+            existing[task_key(task.data)] = task
 
     plan = plan_push(existing, wanted, pipeline.model_version if pipeline is not None else None)
     new, changed, unpredicted = plan.new, plan.changed, plan.unpredicted
@@ -135,30 +165,30 @@ def push(studio, project, clauses: list[dict], catalogue, pipeline=None) -> Push
     if pipeline is not None:
         predictions = predict(pipeline, project.label_config, new + [data for _, data in changed + unpredicted])
         # Least sure first: Label Studio serves tasks in import order.
-        new.sort(key=lambda d: predictions[d["clause_id"]]["score"])
+        new.sort(key=lambda d: predictions[task_key(d)]["score"])
         report.predicted = len(predictions)
 
     with studio.errors(f"importing tasks into {project.title!r}"):
         for start in range(0, len(new), IMPORT_BATCH):
             batch = new[start : start + IMPORT_BATCH]
             payload = [
-                {"data": d, **({"predictions": [predictions[d["clause_id"]]]} if predictions else {})} for d in batch
+                {"data": d, **({"predictions": [predictions[task_key(d)]]} if predictions else {})} for d in batch
             ]
             studio.client.projects.import_tasks(project.id, request=payload)
-            report.created += [d["clause_id"] for d in batch]
+            report.created += [task_key(d) for d in batch]
 
     with studio.errors(f"updating tasks in {project.title!r}"):
         for task, data in changed:
             studio.client.tasks.update(str(task.id), data=data)
             for old in task.predictions or []:
                 studio.client.predictions.delete(_field(old, "id"))
-            if data["clause_id"] in predictions:
-                studio.client.predictions.create(task=task.id, **predictions[data["clause_id"]])
-            report.updated.append(data["clause_id"])
+            if task_key(data) in predictions:
+                studio.client.predictions.create(task=task.id, **predictions[task_key(data)])
+            report.updated.append(task_key(data))
             if task.annotations:
-                report.updated_annotated.append(data["clause_id"])
+                report.updated_annotated.append(task_key(data))
         for task, data in unpredicted:
-            studio.client.predictions.create(task=task.id, **predictions[data["clause_id"]])
+            studio.client.predictions.create(task=task.id, **predictions[task_key(data)])
 
     if pipeline is not None:
         # The project shows this model's predictions as pre-annotations.

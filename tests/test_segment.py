@@ -246,3 +246,55 @@ def test_segment_bytes_errors_name_the_upload():
         segment_bytes(b"%PDF-1.4 garbage", "upload.pdf")
     with pytest.raises(InputFileError, match="unknown extension"):
         segment_bytes(b"1.x", "upload.exe")
+
+
+# --- more plan formats, each on a small made-up document -----------------------------------------------------
+
+
+def _numbers_sections_titles(text):
+    doc = segment_text(text, doc="made-up")
+    return [(c.number, c.section, c.title) for c in doc.clauses]
+
+
+def test_dash_bullets_are_items_under_their_heading():
+    text = ("2021年教育工作要点\n一、深化教育改革\n——启动实施基础教育综合改革,推进县域内义务教育优质均衡。\n"
+            "——深化教育评价改革,完善学生综合素质评价。\n二、加强教师队伍建设\n—实施新时代教师素质提升计划。\n"
+            "-落实教师减负清单。\n")
+    assert _numbers_sections_titles(text) == [
+        ("—1", ["一、深化教育改革"], "启动实施基础教育综合改革,推进县域内义务教育优质均衡"),
+        ("—2", ["一、深化教育改革"], "深化教育评价改革,完善学生综合素质评价"),
+        ("—1", ["二、加强教师队伍建设"], "实施新时代教师素质提升计划"),
+        ("—2", ["二、加强教师队伍建设"], "落实教师减负清单"),
+    ]
+
+
+def test_dash_lines_before_the_first_item_are_not_items():
+    text = "- 2023-09-28 13:07:21 相关文章\n- 大小:41.53K\n工作要点\n1.推进学前教育普及普惠发展。\n2.加强职业教育。\n"
+    assert [c[0] for c in _numbers_sections_titles(text)] == ["1", "2"]
+
+
+def test_circled_numbers_survive_cleaning_and_number_items():
+    text = "工作要点\n一、重点工作\n①推进学前教育普及普惠发展。\n②加强职业教育产教融合。\n③落实教育经费投入。\n"
+    assert _numbers_sections_titles(text) == [
+        ("①", ["一、重点工作"], "推进学前教育普及普惠发展"),
+        ("②", ["一、重点工作"], "加强职业教育产教融合"),
+        ("③", ["一、重点工作"], "落实教育经费投入"),
+    ]
+
+
+def test_numbers_closed_by_a_bracket_only():
+    text = "工作计划\n1)推进学前教育普及普惠发展。\n2)加强职业教育产教融合。\n3)落实教育经费投入,新增5)项目。\n"
+    assert [(n, t) for n, _, t in _numbers_sections_titles(text)] == [
+        ("1)", "推进学前教育普及普惠发展"), ("2)", "加强职业教育产教融合"), ("3)", "落实教育经费投入,新增5)项目")]
+
+
+def test_a_plan_that_is_a_bare_yishi_list():
+    text = ("2023年工作思路\n全年重点抓好以下工作:\n一是推进学前教育普及普惠发展,新增学位2000个。\n"
+            "二是加强职业教育产教融合。\n三是落实教育经费投入,确保两个只增不减。\n五是这一行不接续序列。\n")
+    doc = segment_text(text, doc="made-up")
+    assert [(c.number, c.title) for c in doc.clauses] == [
+        ("一是", "推进学前教育普及普惠发展,新增学位2000个"), ("二是", "加强职业教育产教融合"),
+        ("三是", "落实教育经费投入,确保两个只增不减")]
+    # "五是" does not continue the sequence: it is text of the item before, not an item.
+    assert doc.clauses[2].text.endswith("五是这一行不接续序列。")
+    assert "全年重点抓好以下工作" in doc.preamble

@@ -67,9 +67,14 @@ def strip_pinyin(text: str) -> str:
     return _PINYIN.sub("", text)
 
 
+_CIRCLED = re.compile("([\u2460-\u2473])")
+
+
 def normalise(text: str) -> str:
-    """NFKC (full-width punctuation and digits to half-width, as most published plans already are)."""
-    text = unicodedata.normalize("NFKC", text)
+    """NFKC (full-width punctuation and digits to half-width, as most published plans already are), keeping
+    circled numbers (①②③: NFKC would make them bare digits, and they number items)."""
+    text = "".join(part if _CIRCLED.fullmatch(part) else unicodedata.normalize("NFKC", part)
+                   for part in _CIRCLED.split(text))
     text = text.replace("\u3000", " ").replace("\r\n", "\n").replace("\r", "\n")
     return _CJK_SPACE.sub("", text)
 

@@ -1,9 +1,11 @@
 """Cut a cleaned plan into its numbered work items (clauses) and the headings above them.
 
-Heading levels, outermost first: 一、 / (一) / 1. 1、 / (1); an item split into 一是…二是… gives one clause per
-part. A numbered line is only taken as an item when its number continues the sequence of its kind (restarts
-at 1, or follows the last one), so "2.5万" at the start of a wrapped line or a stray "3、" disclaimer is not an
-item. Every numbered leaf is a clause; numbered lines with items under them are section headings.
+Heading levels, outermost first: 一、 / (一) / 1. 1、 / (1) 1) / ①; an item split into 一是…二是… gives one
+clause per part. A numbered line is only taken as an item when its number continues the sequence of its kind
+(restarts at 1, or follows the last one), so "2.5万" at the start of a wrapped line or a stray "3、" disclaimer
+is not an item. Dash bullets (——, —, -) are items under a numbered item or heading, numbered by their place;
+a plan whose items are lines starting 一是 / 二是 / … (in order) gives one clause per line. Every numbered leaf is
+a clause; numbered lines with items under them are section headings.
 """
 
 from __future__ import annotations
@@ -26,8 +28,14 @@ _MARKERS = [
     (0, re.compile(rf"^(?P<n>[{_CN}]{{1,3}})\s*[、.]\s*")),
     (1, re.compile(rf"^\(\s*(?P<n>[{_CN}]{{1,3}})\s*\)\s*[、.]?\s*")),
     (2, re.compile(r"^(?P<n>\d{1,3})\s*(?:[.、](?!\d)|\s+(?=\D))\s*")),
-    (3, re.compile(r"^\(\s*(?P<n>\d{1,3})\s*\)\s*[、.]?\s*")),
+    (3, re.compile(r"^\(?\s*(?P<n>\d{1,3})\s*\)\s*[、.]?\s*")),
+    (4, re.compile(r"^(?P<n>[\u2460-\u2473])\s*[、.]?\s*")),
 ]
+DASH_LEVEL = 5
+# A dash bullet: "——启动实施…", "—…", or "-" right before a Chinese character (not "- 2023-09-28 …" page lists).
+_DASH = re.compile(r"^(?:——|—|-(?=[\u4e00-\u9fff]))\s*")
+LIST_LEVEL = 6
+_LINE_PART = re.compile(rf"^(?P<n>[{_CN}]{{1,3}})是\s*[,:]?\s*")
 _SUB_MARKER = re.compile(rf"(?:(?<=^)|(?<=[。;:,!?\s]))(?P<m>(?P<n>[{_CN}]{{1,3}})是)")
 _DETAILS_FOLLOW = re.compile(r"^(?:详情|全文|具体内容|原文|具体)如下[:：]?$")
 _TITLE_WORDS = re.compile(r"(?:要点|计划|思路|规划|方案|安排|意见)")
@@ -36,6 +44,8 @@ _SENTENCE_END = re.compile(r"[。!?！？]")
 
 def chinese_number(text: str) -> int:
     """Value of a Chinese numeral up to 999 ("十二" → 12, "二十" → 20), or of ASCII digits."""
+    if len(text) == 1 and "\u2460" <= text <= "\u2473":  # ①…⑳ (str.isdigit() is true for them too)
+        return ord(text) - 0x245F
     if text.isdigit():
         return int(text)
     total, current = 0, 0
@@ -80,7 +90,24 @@ def _match_marker(line: str):
 
 
 def _number_of(level: int, raw: str) -> str:
-    return {0: raw, 1: f"({raw})", 2: raw, 3: f"({raw})"}[level]
+    return {0: raw, 1: f"({raw})", 2: raw, 3: f"({raw})", 4: raw, DASH_LEVEL: f"—{raw}", LIST_LEVEL: f"{raw}是"}[level]
+
+
+def _unnumbered_marker(line: str, stack: list[_Node], last_number: dict[int, int]):
+    """(level, match, value, parent depth) of a dash bullet under an item, or of a line-start 一是/二是 list
+    item at the top of the plan; else None. Dash bullets are numbered by their place under their parent."""
+    dash = _DASH.match(line)
+    if dash and dash.end() < len(line):
+        depth = max(i for i, node in enumerate(stack) if node.level < DASH_LEVEL)
+        if depth > 0:  # under an item or heading, never before the first one (page lists start with "- ")
+            same = sum(c.level == DASH_LEVEL for c in stack[depth].children)
+            return DASH_LEVEL, dash, same + 1, depth
+    part = _LINE_PART.match(line)
+    if part and part.end() < len(line) and all(node.level in (-1, LIST_LEVEL, DASH_LEVEL) for node in stack):
+        value = chinese_number(part.group("n"))
+        if value == last_number.get(LIST_LEVEL, 0) + 1 or value == 1:
+            return LIST_LEVEL, part, value, 0
+    return None
 
 
 def _build_tree(lines: list[tuple[int, str]]) -> tuple[_Node, list[str]]:
@@ -91,6 +118,17 @@ def _build_tree(lines: list[tuple[int, str]]) -> tuple[_Node, list[str]]:
     before_first_item: list[str] = []
     for offset, line in lines:
         found = _match_marker(line)
+        unnumbered = None if found else _unnumbered_marker(line, stack, last_number)
+        if unnumbered:
+            level, match, value, depth = unnumbered
+            del stack[depth + 1:]
+            last_number[level] = value
+            raw = match.group("n") if level == LIST_LEVEL else str(value)
+            node = _Node(level, match.group(0).strip(), _number_of(level, raw), offset)
+            node.lines.append((offset + match.end(), line[match.end():]))
+            stack[-1].children.append(node)
+            stack.append(node)
+            continue
         if found:
             level, match = found
             value = chinese_number(match.group("n"))
@@ -101,7 +139,10 @@ def _build_tree(lines: list[tuple[int, str]]) -> tuple[_Node, list[str]]:
                 last_number[level] = value
                 while stack[-1].level >= level:
                     stack.pop()
-                node = _Node(level, match.group(0).strip(), _number_of(level, match.group("n")), offset)
+                number = _number_of(level, match.group("n"))
+                if level == 3 and not match.group(0).startswith("("):
+                    number = f"{match.group('n')})"  # "1)" as written, not "(1)"
+                node = _Node(level, match.group(0).strip(), number, offset)
                 node.lines.append((offset + match.end(), line[match.end() :]))
                 stack[-1].children.append(node)
                 stack.append(node)

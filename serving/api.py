@@ -80,7 +80,7 @@ PLAN_BODY = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "a .txt, .docx or .pdf plan"},
+                        "file": {"type": "string", "format": "binary", "description": "a .txt, .docx, .pdf, .html or .xlsx plan"},
                         "doc": {"type": "string", "description": "a name for the plan (default: the file name)"},
                     },
                 }

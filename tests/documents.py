@@ -1,4 +1,4 @@
-"""Build .docx and .pdf plan documents from text, for tests that feed real files to clausemap."""
+"""Build .docx, .pdf, .html and .xlsx plan documents from text, for tests that feed real files to clausemap."""
 
 from __future__ import annotations
 
@@ -28,4 +28,26 @@ def make_pdf(text: str, path: Path) -> Path:
     style = ParagraphStyle("zh", fontName="STSong-Light", fontSize=10, leading=14, wordWrap="CJK")
     paragraphs = [Paragraph(escape(line), style) for line in text.splitlines() if line.strip()]
     SimpleDocTemplate(str(path), pagesize=A4).build(paragraphs)
+    return path
+
+
+def make_html(text: str, path: Path) -> Path:
+    """A web page as bureaus publish plans: a title, script and navigation junk, one <p> per paragraph."""
+    body = "".join(f"<p>{escape(line)}</p>\n" for line in text.splitlines() if line.strip())
+    page = ("<!DOCTYPE html><html><head><meta charset=\"gb2312\"><title>工作要点</title>"
+            "<script>var x = '1.不是条款';</script><style>p {margin: 0}</style></head>"
+            f"<body><div class=\"nav\">首页 &gt; 通知公告</div><div class=\"content\">{body}</div></body></html>")
+    path.write_bytes(page.encode("gb18030"))
+    return path
+
+
+def make_xlsx(text: str, path: Path) -> Path:
+    """A workbook with the plan's paragraphs in column A, one per row."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for line in text.splitlines():
+        if line.strip():
+            book.active.append([line])
+    book.save(path)
     return path

@@ -12,7 +12,7 @@ from clausemap.clauses.clean import clean_text, strip_pinyin
 from clausemap.clauses.notes import extract_departments
 from clausemap.errors import InputFileError
 from clausemap.paths import PROJECT_ROOT
-from tests.documents import make_docx, make_pdf
+from tests.documents import make_docx, make_html, make_pdf, make_xlsx
 
 SEEDS = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
 # Every clause's number and title, read and checked by hand against the published plans.
@@ -185,12 +185,15 @@ def test_numbers_out_of_sequence_are_not_items():
     assert document.clauses[1].text == "第二项工作,投入5.27万元用于建设。"
 
 
-@pytest.mark.parametrize("maker", [make_docx, make_pdf], ids=["docx", "pdf"])
+MAKERS = {".docx": make_docx, ".pdf": make_pdf, ".html": make_html, ".xlsx": make_xlsx}
+
+
+@pytest.mark.parametrize("suffix", list(MAKERS))
 @pytest.mark.parametrize("prefix", ["000", "003"])
-def test_docx_and_pdf_give_the_same_clauses_as_txt(tmp_path, maker, prefix):
+def test_docx_pdf_html_and_xlsx_give_the_same_clauses_as_txt(tmp_path, suffix, prefix):
     path = seed(prefix)
     expected = [c.to_dict() for c in segment_file(path).clauses]
-    made = maker(path.read_text(encoding="utf-8"), tmp_path / f"{path.stem}{'.docx' if maker is make_docx else '.pdf'}")
+    made = MAKERS[suffix](path.read_text(encoding="utf-8"), tmp_path / f"{path.stem}{suffix}")
     got = [c.to_dict() for c in segment_file(made).clauses]
     strip = lambda rows: [{k: v for k, v in r.items() if k != "span"} for r in rows]  # noqa: E731
     assert strip(got) == strip(expected)
@@ -298,3 +301,10 @@ def test_a_plan_that_is_a_bare_yishi_list():
     # "五是" does not continue the sequence: it is text of the item before, not an item.
     assert doc.clauses[2].text.endswith("五是这一行不接续序列。")
     assert "全年重点抓好以下工作" in doc.preamble
+
+
+def test_a_broken_workbook_or_an_empty_page_is_a_clear_error(tmp_path):
+    with pytest.raises(InputFileError, match="plan.xlsx: not a readable .xlsx file"):
+        segment_bytes(b"PK\x03\x04 not really a zip", "plan.xlsx")
+    with pytest.raises(InputFileError, match="page.html: no text found"):
+        segment_bytes(b"<html><script>var a = 1;</script></html>", "page.html")

@@ -12,10 +12,10 @@ from clausemap.errors import InputFileError
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "segment",
-        help="split plan documents (.txt/.docx/.pdf) into numbered clauses",
+        help="split plan documents (.txt/.docx/.pdf/.html/.xlsx) into numbered clauses",
         description="Clean plan documents and print their clauses: one JSON object per line, or a table.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="plan documents: .txt, .docx or .pdf")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="plan documents: .txt, .docx, .pdf, .html or .xlsx")
     parser.add_argument("--format", choices=["jsonl", "table"], default="jsonl", help="output format (default: jsonl)")
     parser.set_defaults(func=run_segment)
 

@@ -1,4 +1,5 @@
-"""Read a plan document (.txt, .docx, .pdf) into plain text, or explain in one line why it cannot be read."""
+"""Read a plan document (.txt, .docx, .pdf, .html, .xlsx) into plain text, or explain in one line why it cannot
+be read."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from clausemap.errors import InputFileError
 
 MAX_BYTES = 10 * 1024 * 1024
-SUFFIXES = (".txt", ".docx", ".pdf")
+SUFFIXES = (".txt", ".docx", ".pdf", ".html", ".htm", ".xlsx")
 
 
 def read_plan_file(path: str | Path) -> str:
@@ -40,7 +41,8 @@ def decode_plan(data: bytes, filename: str) -> str:
         raise InputFileError(filename, f"file is {len(data) / 1e6:.1f} MB, over the 10 MB limit")
     if not data.strip():
         raise InputFileError(filename, "file is empty")
-    reader = {".txt": _decode_text, ".docx": _read_docx, ".pdf": _read_pdf}[suffix]
+    reader = {".txt": _decode_text, ".docx": _read_docx, ".pdf": _read_pdf, ".html": _read_html,
+              ".htm": _read_html, ".xlsx": _read_xlsx}[suffix]
     text = reader(data, filename)
     if not text.strip():
         raise InputFileError(filename, "no text found in the document")
@@ -78,6 +80,72 @@ def _read_docx(data: bytes, filename: str) -> str:
     for table in document.tables:  # some bureaus publish the plan as a table
         for row in table.rows:
             lines.append(" ".join(cell.text for cell in row.cells))
+    return "\n".join(lines)
+
+
+_HTML_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.IGNORECASE)
+
+
+def _read_html(data: bytes, filename: str) -> str:
+    """A web page's text: block elements (p, div, li, br, tr, h1…) end lines; script and style are dropped."""
+    from html.parser import HTMLParser
+
+    declared = _HTML_CHARSET.search(data[:4096])
+    text = None
+    for encoding in ([declared.group(1).decode("ascii", "ignore")] if declared else []) + ["utf-8-sig", "gb18030"]:
+        try:
+            text = data.decode(encoding)
+            break
+        except (UnicodeDecodeError, LookupError):
+            continue
+    if text is None:
+        raise InputFileError(filename, "cannot decode the page: not UTF-8, GB18030 or its declared charset")
+
+    class Text(HTMLParser):
+        BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "table",
+                  "ul", "ol", "td", "th"}
+
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
+            self.skipping = 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("script", "style"):
+                self.skipping += 1
+            elif tag in self.BLOCKS:
+                self.parts.append("\n")
+
+        def handle_endtag(self, tag):
+            if tag in ("script", "style"):
+                self.skipping = max(0, self.skipping - 1)
+            elif tag in self.BLOCKS:
+                self.parts.append("\n")
+
+        def handle_data(self, chunk):
+            if not self.skipping:
+                self.parts.append(chunk.replace("\n", " "))
+
+    parser = Text()
+    parser.feed(text)
+    parser.close()
+    return "\n".join(line.strip() for line in "".join(parser.parts).split("\n") if line.strip())
+
+
+def _read_xlsx(data: bytes, filename: str) -> str:
+    """A workbook's text, a line per row (its non-empty cells joined by a space), sheet after sheet."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException: they vary by version
+        raise InputFileError(filename, f"not a readable .xlsx file ({type(exc).__name__})") from None
+    lines = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows(values_only=True):
+            cells = [str(v).strip() for v in row if v is not None and str(v).strip()]
+            if cells:
+                lines.append(" ".join(cells))
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""The plan result as a task-breakdown table (序号, 条款, 类别, 依据, 牵头科室, 配合科室, 置信度): CSV or XLSX.
+"""The plan result as a task-breakdown table (序号, 条款, 类别, 依据, 牵头科室, 配合科室, 完成时限, 置信度): CSV or XLSX.
 
 依据 gives, for each category, the sentence of the clause that decided it ("学前教育: 新增公办幼儿园学位3000个。").
 """
@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from serving.schemas import PlanResponse
 
-COLUMNS = ["序号", "条款", "类别", "依据", "牵头科室", "配合科室", "置信度"]
+COLUMNS = ["序号", "条款", "类别", "依据", "牵头科室", "配合科室", "完成时限", "置信度"]
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -32,6 +32,7 @@ def breakdown_rows(plan: PlanResponse) -> list[list]:
                 evidence_text(clause),
                 "、".join(clause.lead_departments),
                 "、".join(clause.cooperating_departments),
+                "、".join(clause.deadlines),  # empty when the clause states none
                 round(clause.confidence, 2),
             ]
         )
@@ -68,7 +69,7 @@ def to_xlsx(plan: PlanResponse) -> bytes:
         if clause.low_confidence:
             for cell in sheet[sheet.max_row]:
                 cell.fill = low_fill
-    for column, width in zip("ABCDEFG", (6, 70, 18, 50, 22, 30, 8), strict=True):
+    for column, width in zip("ABCDEFGH", (6, 70, 18, 50, 22, 30, 14, 8), strict=True):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=2):
         for cell in row:

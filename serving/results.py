@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Sequence
 
 from clausemap.clauses import Clause
+from clausemap.clauses.deadlines import find_deadlines
 from labels.catalogue import Catalogue
 from labels.taxonomy import Taxonomy
 from serving import schemas
@@ -52,6 +53,7 @@ def classification(text: str, result: ClauseResult, pipeline: ClassifyPipeline, 
         ],
         "confidence": round(conf, 4),
         "low_confidence": conf < settings.low_confidence,
+        "deadlines": find_deadlines(text),
     }
 
 

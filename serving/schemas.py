@@ -73,6 +73,9 @@ class ClauseClassification(BaseModel):
     departments: list[DepartmentSuggestion] = Field(description="suggested sections, best first")
     confidence: float = Field(ge=0, le=1, description="the score of the weakest category in `labels`")
     low_confidence: bool
+    deadlines: list[str] = Field(
+        default_factory=list, description="deadlines the clause states (完成时限), e.g. '6月底前', '2022年9月前'"
+    )
 
 
 class ClassifyResponse(BaseModel):

@@ -193,7 +193,17 @@ def test_plan_csv_export_is_the_breakdown_table(client, seed_plan):
             assert c["evidence"][0]["text"] in clause["text"]
         assert row[4].split("、") == clause["lead_departments"]
         assert row[5] == "、".join(clause["cooperating_departments"])
-        assert float(row[6]) == pytest.approx(clause["confidence"], abs=0.006)
+        assert row[6] == "、".join(clause["deadlines"])
+        assert float(row[7]) == pytest.approx(clause["confidence"], abs=0.006)
+
+
+def test_deadlines_the_clauses_state_fill_the_breakdown(client):
+    text = "2023年工作要点\n1.加强校园安全,6月底前完成校舍安全排查,年底前全面完成整改。\n2.推进学前教育普及普惠发展。\n"
+    plan = client.post("/v1/plans", json={"text": text}).json()
+    assert [c["deadlines"] for c in plan["clauses"]] == [["6月底前", "年底前"], []]
+    rows = list(csv.reader(io.StringIO(client.post("/v1/plans?format=csv", json={"text": text}).content
+                                       .decode("utf-8-sig"))))
+    assert [row[COLUMNS.index("完成时限")] for row in rows[1:]] == ["6月底前、年底前", ""]
 
 
 def test_plan_xlsx_export_matches_the_csv(client, seed_plan):
@@ -207,7 +217,7 @@ def test_plan_xlsx_export_matches_the_csv(client, seed_plan):
     as_csv = client.post("/v1/plans?format=csv", files={"file": ("计划.txt", text.encode(), "text/plain")})
     csv_rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
     assert len(rows) == 1 + len(document.clauses)
-    assert [r[:6] for r in rows] == [r[:6] for r in csv_rows]
+    assert [r[:7] for r in rows] == [r[:7] for r in csv_rows]
     assert rows[0][3] == "依据"
     # Low-confidence rows are shaded, the others are not.
     flags = [c["low_confidence"] for c in client.post("/v1/plans", json={"text": text}).json()["clauses"]]

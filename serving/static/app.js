@@ -196,6 +196,7 @@ function row(clause, index, colours) {
       text));
   tr.append(el("td", { class: "cats" }, ...chips(clause, colours, tr), el("div", { class: "evidence" })),
     el("td", { class: "dept" }, ...departments(clause)),
+    el("td", { class: "due" }, clause.deadlines.join("、")),
     confidence);
   return tr;
 }

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from clausemap import __version__
 from clausemap.errors import ClausemapError
-from serving import api, ml_backend, schemas
+from serving import api, contract, ml_backend, schemas
 from serving.deps import State, require_api_key
 from serving.limits import BodySizeLimit
 from serving.metrics import AccessLog, ServiceMetrics
@@ -61,6 +61,7 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
     # The page and its assets hold no data; browsers cannot add a key header when navigating to them.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    contract.install(app, key_required=settings.api_key is not None)
     return app
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from clausemap.errors import ClausemapError
 from labels.studio.config import (CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME, config_choices,
@@ -44,9 +44,13 @@ class SetupResponse(BaseModel):
     model_version: str
 
 
+class TaskData(_LabelStudioBody):
+    text: str = Field(json_schema_extra={"minLength": 1, "pattern": r"\S"}, description="the clause text to classify")
+
+
 class Task(_LabelStudioBody):
-    id: int | None = None
-    data: dict[str, Any]
+    id: StrictInt | None = None
+    data: TaskData
 
 
 class PredictRequest(_LabelStudioBody):
@@ -62,7 +66,7 @@ class PredictResponse(BaseModel):
 
 class WebhookEvent(_LabelStudioBody):
     action: str
-    project: dict[str, Any] | int | None = None
+    project: dict[str, Any] | StrictInt | None = None
 
 
 class WebhookResponse(BaseModel):
@@ -155,7 +159,7 @@ async def predict(
     """Predictions for Label Studio tasks: categories and departments, with scores and model_version."""
     texts = []
     for index, task in enumerate(body.tasks):
-        text = task.data.get(TEXT_NAME)
+        text = getattr(task.data, TEXT_NAME)
         if not isinstance(text, str) or not text.strip():
             raise HTTPException(422, f"tasks[{index}] (id {task.id}) has no data.{TEXT_NAME} to classify")
         texts.append(text)
@@ -189,7 +193,7 @@ async def webhook(event: WebhookEvent, retrainer: Retrainer = Depends(get_retrai
     return WebhookResponse(status=job.status, job=job.id)
 
 
-@router.get("/webhook/jobs/{job_id}", response_model=TrainJob)
+@router.get("/webhook/jobs/{job_id}", response_model=TrainJob, responses={404: {"description": "no such job"}})
 async def train_job(job_id: str, retrainer: Retrainer = Depends(get_retrainer)) -> TrainJob:
     """A retrain's status: queued, running, done (with the new model_version), skipped or failed."""
     job = retrainer.get(job_id)

@@ -12,8 +12,13 @@ class ErrorResponse(BaseModel):
     errors: list[dict[str, Any]] | None = Field(None, description="per-field errors, for invalid request bodies")
 
 
+# Stated in the schema for clients; enforced by the validators below, whose messages say more than a pattern's.
+NON_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
+
+
 class ClassifyRequest(BaseModel):
     clauses: list[str] = Field(
+        json_schema_extra={"items": NON_BLANK},
         min_length=1,
         description="clause texts to classify",
         examples=[["推进学前教育普及普惠发展，新建改扩建公办幼儿园10所。"]],
@@ -29,7 +34,7 @@ class ClassifyRequest(BaseModel):
 
 
 class PlanRequest(BaseModel):
-    text: str = Field(min_length=1, description="the whole plan as plain text")
+    text: str = Field(min_length=1, json_schema_extra={"pattern": r"\S"}, description="the whole plan as plain text")
     doc: str = Field("plan", min_length=1, max_length=200, description="a name for the plan")
 
     @field_validator("text")

@@ -99,7 +99,7 @@ def test_predict_offers_only_the_departments_the_project_has(service):
 @pytest.mark.parametrize(
     "body, fragment",
     [
-        ({"tasks": [{"id": 4, "data": {"title": "no text"}}]}, "tasks[0] (id 4) has no data.text"),
+        ({"tasks": [{"id": 4, "data": {"title": "no text"}}]}, "tasks.0.data.text: Field required"),
         ({"tasks": []}, "tasks"),
         ({"tasks": [{"id": 1, "data": {"text": "x"}}], "label_config": "<View>"}, "not valid XML"),
     ],

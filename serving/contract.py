@@ -1,0 +1,74 @@
+"""The OpenAPI document says what the service really does.
+
+FastAPI declares its own 422 body (`detail` as a list) and the API-key security schemes on every route; the
+service answers errors as `ErrorResponse` (`detail` a string, optional `errors`), and checks a key only when
+`CLAUSEMAP_API_KEY` is set. `contract_openapi` rewrites the generated document accordingly: every error status a
+route can return is declared with the real error model, and the security scheme appears exactly when a key is
+configured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from serving.schemas import ErrorResponse
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+# Routes that answer without a model and without a key.
+OPEN_ROUTES = {"/healthz", "/readyz"}
+# Routes that need no loaded model (everything else answers 503 while it loads or if it failed).
+NO_MODEL_ROUTES = OPEN_ROUTES | {"/metrics", "/webhook", "/webhook/jobs/{job_id}"}
+WHY = {
+    "400": "the body could not be read (not UTF-8, or cut off)",
+    "401": "missing or wrong API key (only when CLAUSEMAP_API_KEY is set)",
+    "413": "request body over CLAUSEMAP_MAX_BODY_BYTES",
+    "415": "wrong content type or file type",
+    "422": "invalid request, or input the service cannot use (the detail says which)",
+    "503": "the model is loading or failed to load",
+}
+
+
+def _error(status: str) -> dict[str, Any]:
+    return {"description": WHY.get(status, "error"), "content": {"application/json": {"schema": ERROR_REF}}}
+
+
+def contract_openapi(app: FastAPI, key_required: bool) -> dict[str, Any]:
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["ErrorResponse"] = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for status, response in list(responses.items()):
+                if status.startswith(("4", "5")) and status != "503" or status == "422":
+                    responses[status] = {**_error(status), "description": response.get("description") or WHY.get(status, "error")}
+            if method in ("post", "put", "patch"):
+                responses.setdefault("413", _error("413"))
+                responses["422"] = _error("422")
+                if "requestBody" in operation:
+                    responses.setdefault("400", _error("400"))
+                    responses.setdefault("415", _error("415"))
+            if path not in NO_MODEL_ROUTES:
+                responses.setdefault("503", _error("503"))
+            if path in OPEN_ROUTES or not key_required:
+                operation.pop("security", None)
+            else:
+                responses.setdefault("401", _error("401"))
+    if not key_required:
+        components.pop("securitySchemes", None)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return schema
+
+
+def install(app: FastAPI, key_required: bool) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = contract_openapi(app, key_required)
+        return app.openapi_schema
+
+    app.openapi = openapi

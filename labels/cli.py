@@ -59,6 +59,15 @@ def register(subparsers) -> None:
     pull.add_argument("--sentences", action="store_true", help="the project holds sentence tasks")
     pull.set_defaults(func=run_pull)
 
+    load = commands.add_parser(
+        "import", parents=[common], help="load a Label Studio export (e.g. data/annotations/seeds.json) into a project",
+        description="Create the project if needed and import the export's tasks with their annotations, as the "
+        "importing user's (the original annotators are kept in each task's meta). Tasks already in the project "
+        "are skipped, so importing twice creates nothing twice.",
+    )  # fmt: skip
+    load.add_argument("file", type=Path, metavar="FILE", help="a Label Studio JSON export")
+    load.set_defaults(func=run_import)
+
     data = subparsers.add_parser("data", help="build the training dataset from annotations")
     data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
     build = data_commands.add_parser(
@@ -130,6 +139,21 @@ def run_push(args) -> int:
         )
     if report.unknown_departments:
         print(f"note: departments not in the catalogue were left out: {', '.join(sorted(report.unknown_departments))}")
+    return 0
+
+
+def run_import(args) -> int:
+    from labels.dataset import load_export
+    from labels.studio.importer import import_export
+    from labels.studio.project import init_project
+
+    tasks = load_export(args.file)
+    taxonomy, catalogue = _vocabulary(args)
+    studio = _connect(args)
+    _, project = init_project(studio, args.project, taxonomy, catalogue)
+    report = import_export(studio, project, tasks)
+    print(f"project {args.project!r}: {report.created} tasks created with {report.annotations} annotations, "
+          f"{report.skipped} already there")
     return 0
 
 

@@ -287,3 +287,21 @@ def test_sentence_tasks_push_once_pull_into_the_sentences_folder_and_build(studi
     assert run("data", "build", "--annotations", str(annotations), "--out", str(dataset))[0] == 0
     row = json.loads(dataset.read_text(encoding="utf-8"))
     assert [s["categories"] for s in row["sentences"]] == [cats] + [[TAXONOMY.fallback_id]] * (len(wanted) - 1)
+
+
+def test_label_import_loads_the_seed_annotations_in_one_step_twice_without_duplicates(studio, tmp_path):
+    """No hand-made users: the annotations become the importing user's, the original annotator stays in meta."""
+    seeds = PROJECT_ROOT / "data" / "annotations" / "seeds.json"
+    code, printed, err = run("label", "import", str(seeds), "--project", "clausemap import")
+    assert code == 0, err
+    assert "135 tasks created with 135 annotations, 0 already there" in printed
+    code, printed, _ = run("label", "import", str(seeds), "--project", "clausemap import")
+    assert code == 0 and "0 tasks created with 0 annotations, 135 already there" in printed
+
+    tasks = tasks_of(studio, "clausemap import")
+    assert len(tasks) == 135 and sum(len(t.annotations or []) for t in tasks) == 135
+    assert all(t.meta["imported_annotations"][0]["annotator"] == "annotator@clausemap.local" for t in tasks)
+    # The project exports back to the same dataset rows.
+    out = tmp_path / "import.json"
+    assert run("label", "pull", "--project", "clausemap import", "--out", str(out))[0] == 0
+    assert rows_from_export(load_export(out)) == rows_from_export(load_export(seeds))

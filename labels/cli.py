@@ -59,6 +59,15 @@ def register(subparsers) -> None:
     pull.add_argument("--sentences", action="store_true", help="the project holds sentence tasks")
     pull.set_defaults(func=run_pull)
 
+    connect = commands.add_parser(
+        "connect", parents=[common], help="register the service as the project's ML backend and webhook",
+        description="Register a running `clausemap serve` with the project: as its ML backend (predictions, "
+        "Start Training) and as the webhook for new and updated annotations (retraining). With the service's "
+        "API key (CLAUSEMAP_API_KEY), both send it. Connecting again updates them.",
+    )  # fmt: skip
+    connect.add_argument("--service", required=True, metavar="URL", help="the service as Label Studio reaches it")
+    connect.set_defaults(func=run_connect)
+
     load = commands.add_parser(
         "import", parents=[common], help="load a Label Studio export (e.g. data/annotations/seeds.json) into a project",
         description="Create the project if needed and import the export's tasks with their annotations, as the "
@@ -139,6 +148,23 @@ def run_push(args) -> int:
         )
     if report.unknown_departments:
         print(f"note: departments not in the catalogue were left out: {', '.join(sorted(report.unknown_departments))}")
+    return 0
+
+
+def run_connect(args) -> int:
+    import os
+
+    from labels.studio.connect import connect_service
+    from labels.studio.project import require_current_project
+
+    taxonomy, catalogue = _vocabulary(args)
+    studio = _connect(args)
+    project = require_current_project(studio, args.project, taxonomy, catalogue)
+    key = os.environ.get("CLAUSEMAP_API_KEY") or None
+    done = connect_service(studio, project, args.service, key)
+    print(f"project {args.project!r}: ML backend {done.backend_id} {'added' if done.backend_created else 'updated'}, "
+          f"webhook {done.webhook_id} {'added' if done.webhook_created else 'updated'}"
+          + (" (both send the service's API key)" if key else " (no CLAUSEMAP_API_KEY: no key sent)"))
     return 0
 
 

@@ -156,10 +156,19 @@ def connected(label_studio, service):
     studio = Studio(StudioSettings(url=label_studio.url, api_key=label_studio.api_key))
     _, project = init_project(studio, "clausemap ml backend", TAXONOMY, CATALOGUE)
     push(studio, project, clauses_from_plans([SEED])[:3], CATALOGUE)
-    backend = studio.client.ml.create(
-        project=project.id, url=str(service.base_url).rstrip("/"), title="clausemap",
-        auth_method="BASIC_AUTH", basic_auth_user="labelstudio", basic_auth_pass=API_KEY,
-    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LABEL_STUDIO_URL", label_studio.url)
+        env.setenv("LABEL_STUDIO_API_KEY", label_studio.api_key)
+        env.setenv("CLAUSEMAP_API_KEY", API_KEY)
+        from clausemap.cli import main
+
+        service_url = str(service.base_url).rstrip("/")
+        argv = ["label", "connect", "--project", "clausemap ml backend", "--service", service_url]
+        assert main(argv) == 0
+        assert main(argv) == 0  # connecting again updates, adds nothing
+    [backend] = studio.client.ml.list(project=project.id)
+    [hook] = studio.client.webhooks.list(project=str(project.id))
+    assert hook.headers == {"Authorization": f"Bearer {API_KEY}"}
     return studio, project, backend
 
 
@@ -210,3 +219,18 @@ def test_start_training_retrains_in_the_background_and_changes_the_model_version
     assert (
         service.post("/predict", json={"tasks": [{"id": 1, "data": {"text": clause}}]}).json()["model_version"] == after
     )
+
+
+@pytest.mark.label_studio
+def test_an_annotation_reaches_the_service_through_the_keyed_webhook_and_retrains(connected, service):
+    """With the key set, Label Studio's annotation webhook carries it: the service accepts it, retrains, and the
+    new model version answers /predict."""
+    studio, project, backend = connected
+    task = studio.tasks(project.id)[-1]
+    before = served_version(service)
+    studio.client.annotations.create(task.id, result=[{"from_name": CATEGORIES_NAME, "to_name": TEXT_NAME,
+                                                       "type": "choices", "value": {"choices": ["teachers"]}}])
+    after = wait_for_new_version(service, before, RETRAIN_S)
+    clause = task.data["text"]
+    assert service.post("/predict", json={"tasks": [{"id": 1, "data": {"text": clause}}]}).json()["model_version"] \
+        == after

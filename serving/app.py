@@ -29,7 +29,8 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
     pass an already loaded ClausePipeline as `pipeline` to skip that (benchmarks, embedding)."""
     settings = settings or ServingSettings()
     metrics = ServiceMetrics()
-    state = ModelState(metrics=metrics)
+    state = ModelState(metrics=metrics, max_batch=settings.max_batch_clauses,
+                       batch_wait_s=settings.batch_wait_ms / 1000)
     if pipeline is not None:
         state.replace(pipeline)
 

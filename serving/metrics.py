@@ -38,10 +38,12 @@ class ServiceMetrics:
                                     buckets=LATENCY_BUCKETS, registry=self.registry)
         self.model = Info("clausemap_model", "the model being served", registry=self.registry)
 
-    def inference(self, clauses: int, waited: float) -> None:
+    def inference(self, clauses: int, waits: list[float]) -> None:
+        """One inference call of `clauses` clauses, merged from requests that each waited `waits` seconds."""
         self.clauses.inc(clauses)
         self.batch.observe(clauses)
-        self.queue_wait.observe(waited)
+        for waited in waits:
+            self.queue_wait.observe(waited)
 
     def serving(self, model_version: str) -> None:
         self.model.info({"version": model_version})

@@ -8,10 +8,10 @@ The app mounts this router behind its API key check (Label Studio sends it as Ba
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from clausemap.errors import ClausemapError
 from labels.studio.config import (CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME, config_choices,
@@ -27,6 +27,19 @@ from serving.settings import ServingSettings
 TRAIN_ACTIONS = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED", "START_TRAINING"}
 
 router = APIRouter(tags=["Label Studio ML backend"])
+
+
+def _json_integer(value):
+    """An integer as JSON Schema means it (1 or 1.0), never a boolean or a string."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise ValueError
+    except (ValueError, OverflowError):  # also inf and nan
+        raise ValueError("must be an integer") from None
+    return int(value)
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
 class _LabelStudioBody(BaseModel):
@@ -49,7 +62,7 @@ class TaskData(_LabelStudioBody):
 
 
 class Task(_LabelStudioBody):
-    id: StrictInt | None = None
+    id: JsonInt | None = None
     data: TaskData
 
 
@@ -66,7 +79,7 @@ class PredictResponse(BaseModel):
 
 class WebhookEvent(_LabelStudioBody):
     action: str
-    project: dict[str, Any] | StrictInt | None = None
+    project: dict[str, Any] | JsonInt | None = None
 
 
 class WebhookResponse(BaseModel):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from labels.catalogue import Catalogue
 from labels.taxonomy import Taxonomy
+from serving.batcher import Batcher
 from serving.metrics import ServiceMetrics
 from serving.settings import ServingSettings
 from training.pipeline import ClausePipeline, ClauseResult
@@ -22,7 +21,8 @@ log = logging.getLogger("uvicorn.error")
 
 
 class SerializedPipeline:
-    """A ClausePipeline whose `classify` calls all run, one at a time, on one inference thread of its own.
+    """A ClausePipeline whose `classify` calls all run on one inference thread of its own, requests that arrive
+    together merged into one call (serving.batcher).
 
     One thread makes concurrent requests safe (the predictor and the department suggester never run twice at
     once) and keeps torch's intra-op thread team on that thread, instead of one team per request-pool thread
@@ -30,10 +30,12 @@ class SerializedPipeline:
     `pipeline` for retraining.
     """
 
-    def __init__(self, pipeline: ClausePipeline, metrics: ServiceMetrics | None = None):
+    def __init__(self, pipeline: ClausePipeline, metrics: ServiceMetrics | None = None, max_batch: int = 64,
+                 batch_wait_s: float = 0.002):
         self.pipeline = pipeline
         self.metrics = metrics
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clausemap-inference")
+        self._batcher = Batcher(pipeline.classify, max_clauses=max_batch, wait_s=batch_wait_s,
+                                on_batch=metrics.inference if metrics is not None else None)
 
     @property
     def model_version(self) -> str:
@@ -64,18 +66,11 @@ class SerializedPipeline:
         return await asyncio.wrap_future(self._submit(texts))
 
     def _submit(self, texts: list[str]):
-        queued = time.perf_counter()
-
-        def run() -> list[ClauseResult]:
-            if self.metrics is not None:
-                self.metrics.inference(len(texts), time.perf_counter() - queued)
-            return self.pipeline.classify(texts)
-
-        return self._executor.submit(run)
+        return self._batcher.submit(texts)
 
     def close(self) -> None:
         """Let the inference thread finish what is queued, then end."""
-        self._executor.shutdown(wait=False)
+        self._batcher.close()
 
 
 @dataclass
@@ -86,6 +81,8 @@ class ModelState:
     error: str | None = None
     loading: bool = False
     metrics: ServiceMetrics | None = None
+    max_batch: int = 64  # clauses merged into one inference call
+    batch_wait_s: float = 0.002  # how long the inference thread waits for more requests to merge
     _task: asyncio.Task | None = field(default=None, repr=False)
 
     def start_loading(self, settings: ServingSettings) -> None:
@@ -108,7 +105,8 @@ class ModelState:
 
     def replace(self, pipeline: ClausePipeline) -> None:
         """Serve another pipeline from now on (a retrained model); requests in flight finish on the old one."""
-        old, self.pipeline, self.error = self.pipeline, SerializedPipeline(pipeline, self.metrics), None
+        new = SerializedPipeline(pipeline, self.metrics, self.max_batch, self.batch_wait_s)
+        old, self.pipeline, self.error = self.pipeline, new, None
         if self.metrics is not None:
             self.metrics.serving(pipeline.model_version)
         if old is not None:

@@ -361,3 +361,26 @@ def test_metrics_need_the_key_when_one_is_set(tiny_model_dir):
         c.portal.call(c.app.state.model.wait)
         assert c.get("/metrics").status_code == 401
         assert c.get("/metrics", headers={"X-API-Key": "k"}).status_code == 200
+
+
+def test_a_request_over_the_limits_never_reaches_the_inference_batcher(client):
+    calls = _metric(client.get("/metrics").text, "clausemap_inference_batch_clauses_count")
+    too_many = ["加强教师队伍建设。"] * (ServingSettings().max_clauses + 1)
+    assert client.post("/v1/classify", json={"clauses": too_many}).status_code == 422
+    too_long = ["加强教师队伍建设。" * 2000]
+    assert client.post("/v1/classify", json={"clauses": too_long}).status_code == 422
+    assert _metric(client.get("/metrics").text, "clausemap_inference_batch_clauses_count") == calls
+
+
+def test_concurrent_single_clause_requests_are_merged_and_each_gets_its_own_answer(client, pipeline):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"{CLAUSES[i % len(CLAUSES)]}第{i}项。" for i in range(24)]
+    expected = {text: result.labels for text, result in zip(texts, pipeline.classify(texts))}
+    before = _metric(client.get("/metrics").text, "clausemap_inference_batch_clauses_count")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda t: client.post("/v1/classify", json={"clauses": [t]}).json(), texts))
+    assert all(a["results"][0]["text"] == t and a["results"][0]["labels"] == expected[t]
+               for a, t in zip(answers, texts))
+    calls = _metric(client.get("/metrics").text, "clausemap_inference_batch_clauses_count") - before
+    assert 1 <= calls <= len(texts)

@@ -1,0 +1,80 @@
+"""The inference thread's cross-request batching: each caller gets its own results in order, under concurrency;
+a failing request fails alone; a request over the limits never reaches it."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from serving.batcher import Batcher
+
+
+class Recorder:
+    """A stand-in pipeline: echoes each text's length (so results can be checked), records the calls."""
+
+    def __init__(self, delay: float = 0.001):
+        self.calls: list[int] = []
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def classify(self, texts: list[str]) -> list[tuple[str, int]]:
+        with self.lock:
+            self.calls.append(len(texts))
+        if any("poison" in t for t in texts):
+            raise ValueError("poison clause")
+        time.sleep(self.delay)
+        return [(t, len(t)) for t in texts]
+
+
+def test_each_caller_gets_its_own_results_in_order_under_concurrency():
+    recorder = Recorder()
+    batches = []
+    batcher = Batcher(recorder.classify, max_clauses=16, wait_s=0.005,
+                      on_batch=lambda n, waits: batches.append((n, len(waits))))
+    rng = random.Random(7)
+    requests = [[f"c{i}-{j}-" + "字" * rng.randint(1, 9) for j in range(rng.randint(1, 12))] for i in range(200)]
+    results: dict[int, list] = {}
+
+    def client(i: int) -> None:
+        results[i] = batcher.submit(requests[i]).result(timeout=30)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batcher.close()
+    for i, texts in enumerate(requests):
+        assert results[i] == [(t, len(t)) for t in texts]
+    # Requests were merged (fewer calls than requests), and no merged call went over the limit unless one
+    # request alone was larger.
+    assert len(recorder.calls) < len(requests)
+    assert all(n <= 16 for n in recorder.calls)
+    assert sum(n for n, _ in batches) == sum(len(r) for r in requests)
+    assert sum(k for _, k in batches) == len(requests)
+
+
+def test_a_failing_request_does_not_poison_the_others():
+    recorder = Recorder(delay=0.02)
+    batcher = Batcher(recorder.classify, max_clauses=64, wait_s=0.05)
+    good = [batcher.submit([f"好{i}"]) for i in range(5)]
+    bad = batcher.submit(["poison here"])
+    more = [batcher.submit([f"好{i}", f"也好{i}"]) for i in range(3)]
+    with pytest.raises(ValueError, match="poison"):
+        bad.result(timeout=10)
+    assert [f.result(timeout=10) for f in good] == [[(f"好{i}", 2)] for i in range(5)]
+    assert [f.result(timeout=10) for f in more] == [[(f"好{i}", 2), (f"也好{i}", 3)] for i in range(3)]
+    batcher.close()
+
+
+def test_a_large_request_runs_alone_and_close_finishes_the_queue():
+    recorder = Recorder()
+    batcher = Batcher(recorder.classify, max_clauses=8, wait_s=0.01)
+    big = batcher.submit([f"条款{i}" for i in range(20)])
+    small = batcher.submit(["一条"])
+    batcher.close()
+    assert len(big.result(timeout=10)) == 20 and small.result(timeout=10) == [("一条", 2)]
+    assert 20 in recorder.calls

@@ -14,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 
 from clausemap import __version__
 from clausemap.errors import ClausemapError
-from serving import api, contract, ml_backend, schemas
+from serving import api, contract, feedback_api, ml_backend, schemas
+from serving.feedback import FeedbackStore
 from serving.deps import State, require_api_key
 from serving.limits import BodySizeLimit
 from serving.metrics import AccessLog, ServiceMetrics
@@ -39,6 +40,7 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
         if state.pipeline is None:
             state.start_loading(settings)
         yield
+        app.state.feedback.close()
 
     app = FastAPI(
         title="clausemap",
@@ -49,6 +51,8 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
     app.state.settings = settings
     app.state.model = state
     app.state.metrics = metrics
+    # Opened now: a broken database is reported (naming the file) at startup, and the service still classifies.
+    app.state.feedback = FeedbackStore(settings.feedback_db)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Outermost: it sees every request, the ones the size limit refuses too.
     app.add_middleware(AccessLog, metrics=metrics,
@@ -57,6 +61,7 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
     _add_health_routes(app)
     _add_metrics_route(app, metrics)
     app.include_router(api.router)
+    app.include_router(feedback_api.router)
     # Label Studio's ML backend protocol (/health, /setup, /predict, /webhook) sends the key as Basic auth.
     app.include_router(ml_backend.router, dependencies=[Depends(require_api_key)])
     # The page and its assets hold no data; browsers cannot add a key header when navigating to them.

@@ -35,10 +35,19 @@ def _error(status: str) -> dict[str, Any]:
     return {"description": WHY.get(status, "error"), "content": {"application/json": {"schema": ERROR_REF}}}
 
 
-def contract_openapi(app: FastAPI, key_required: bool) -> dict[str, Any]:
+def contract_openapi(app: FastAPI, key_required: bool, vocabulary: tuple[list[str], list[str]] | None = None
+                     ) -> dict[str, Any]:
+    """`vocabulary`: the served model's category ids and the catalogue's section names (and aliases), which a
+    correction must use; without a loaded model the schema cannot name them."""
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
+    correction = schemas.get("Correction", {}).get("properties", {})
+    if vocabulary and correction:
+        categories, sections = vocabulary
+        correction["categories"]["items"]["enum"] = categories
+        for key in ("lead_departments", "cooperating_departments"):
+            correction[key]["items"]["enum"] = sections
     schemas["ErrorResponse"] = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
@@ -66,9 +75,18 @@ def contract_openapi(app: FastAPI, key_required: bool) -> dict[str, Any]:
 
 
 def install(app: FastAPI, key_required: bool) -> None:
+    cache: dict[str | None, dict[str, Any]] = {}
+
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = contract_openapi(app, key_required)
-        return app.openapi_schema
+        pipeline = app.state.model.pipeline
+        version = pipeline.model_version if pipeline is not None else None
+        if version not in cache:
+            vocabulary = None
+            if pipeline is not None:
+                sections = [w for d in pipeline.catalogue.departments for w in (d.name, *d.aliases)]
+                vocabulary = (pipeline.taxonomy.ids, list(dict.fromkeys(sections)))
+            cache.clear()
+            cache[version] = contract_openapi(app, key_required, vocabulary)
+        return cache[version]
 
     app.openapi = openapi

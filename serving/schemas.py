@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 
 class ErrorResponse(BaseModel):
@@ -33,16 +33,19 @@ class ClassifyRequest(BaseModel):
         return clauses
 
 
-class PlanRequest(BaseModel):
-    text: str = Field(min_length=1, json_schema_extra={"pattern": r"\S"}, description="the whole plan as plain text")
-    doc: str = Field("plan", min_length=1, max_length=200, description="a name for the plan")
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text is empty or whitespace only")
+    return text
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("plan text is empty or whitespace only")
-        return text
+
+# A string with something in it: stated in the schema, checked with a message that says so.
+NonBlankText = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": r"\S"}), AfterValidator(_not_blank)]
+
+
+class PlanRequest(BaseModel):
+    text: NonBlankText = Field(description="the whole plan as plain text")
+    doc: str = Field("plan", min_length=1, max_length=200, description="a name for the plan")
 
 
 class SentenceEvidence(BaseModel):

@@ -25,6 +25,8 @@ class ServingSettings(BaseSettings):
     retrained_models: Path = Field(default_factory=lambda: cache_dir() / "retrained",
                                    description="where Label Studio-triggered retraining writes its models")
     keep_models: int = Field(3, ge=1, description="retrained models kept (the one being served is never removed)")
+    feedback_db: Path = Field(default_factory=lambda: default_dataset().with_name("feedback.sqlite"),
+                              description="SQLite database of staff corrections (/v1/feedback)")
     max_batch_clauses: int = Field(64, gt=0, description="clauses of concurrent requests merged into one inference call")
     batch_wait_ms: float = Field(2.0, ge=0, description="how long the inference thread waits for requests to merge")
     api_key: SecretStr | None = Field(None, description="when set, every endpoint but the health checks needs it")

@@ -1,5 +1,12 @@
 """Shared pytest setup. Fixtures live in tests/fixtures/, one module per stage."""
 
+import os
+import tempfile
+
+# Services the tests start keep staff corrections in a scratch database, not in the checkout's data/.
+os.environ.setdefault("CLAUSEMAP_FEEDBACK_DB", os.path.join(tempfile.mkdtemp(prefix="clausemap-feedback-"),
+                                                            "feedback.sqlite"))
+
 pytest_plugins = [
     "tests.fixtures.models",
     "tests.fixtures.label_studio",

@@ -16,8 +16,9 @@ from serving.settings import ServingSettings  # noqa: E402
 
 KEY = "contract-key"
 # Schema-valid requests the service must still refuse, because no schema can say why (README, "API"):
-# a plan text with no numbered items, and a labelling config that is not valid Label Studio XML.
-UNEXPRESSIBLE = {("POST", "/v1/plans"), ("POST", "/setup"), ("POST", "/predict")}
+# a plan text with no numbered items, a labelling config that is not valid Label Studio XML, and a correction
+# giving the fallback category together with another.
+UNEXPRESSIBLE = {("POST", "/v1/plans"), ("POST", "/setup"), ("POST", "/predict"), ("POST", "/v1/feedback")}
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,9 @@ def loaded(tiny_model_dir):
 
 
 def _app(loaded, tiny_model_dir, tmp_path_factory, key):
-    settings = ServingSettings(model=tiny_model_dir, api_key=key,
-                               retrained_models=tmp_path_factory.mktemp("retrained"))
+    work = tmp_path_factory.mktemp("contract")
+    settings = ServingSettings(model=tiny_model_dir, api_key=key, retrained_models=work / "retrained",
+                               feedback_db=work / "feedback.sqlite")
     return create_app(settings, pipeline=loaded)
 
 
@@ -59,7 +61,7 @@ def test_every_operation_keeps_its_contract(contract, subtests):
     schema, key = contract
     headers = {"X-API-Key": key} if key else None
     operations = list(schema.get_all_operations())
-    assert len(operations) >= 12
+    assert len(operations) >= 15
     for result in operations:
         operation = result.ok()
         strategy = operation.as_strategy()

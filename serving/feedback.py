@@ -1,0 +1,136 @@
+"""Staff corrections of the breakdown table, kept in an embedded SQLite database (CLAUSEMAP_FEEDBACK_DB).
+
+Corrections are never updated in place: a later correction of the same clause is a new row, and the latest wins
+when data is built. The schema is versioned (`schema_version`) and upgraded by `MIGRATIONS` at startup; the
+database runs in WAL mode and every write is one transaction. A database that cannot be opened (corrupted,
+read-only, a directory) leaves the store unavailable with the reason, naming the file: the service still
+classifies, and the feedback endpoints answer 503 with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("uvicorn.error")
+
+# Each entry upgrades the schema by one version; the database records the last one applied.
+MIGRATIONS = [
+    """CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        text TEXT NOT NULL,
+        categories TEXT NOT NULL,
+        lead_departments TEXT NOT NULL,
+        cooperating_departments TEXT NOT NULL,
+        doc TEXT, number TEXT, model_version TEXT, predicted TEXT, author TEXT, comment TEXT
+    )""",
+]
+JSON_FIELDS = ("categories", "lead_departments", "cooperating_departments", "predicted")
+FIELDS = ("text", "categories", "lead_departments", "cooperating_departments", "doc", "number", "model_version",
+          "predicted", "author", "comment")
+
+
+class FeedbackUnavailable(Exception):
+    """The store could not be opened; the message names the file and says why."""
+
+
+class FeedbackStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        try:
+            self._db = self._open()
+        except (sqlite3.Error, OSError) as exc:
+            self.error = f"feedback database {self.path} cannot be used: {exc}"
+            log.error(self.error)
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path.exists() and not self.path.is_file():
+            raise OSError("not a file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = db.execute("SELECT version FROM schema_version").fetchone()
+        version = row[0] if row else 0
+        if version > len(MIGRATIONS):
+            raise sqlite3.DatabaseError(f"schema version {version} is newer than this clausemap ({len(MIGRATIONS)})")
+        for number, statement in enumerate(MIGRATIONS[version:], start=version + 1):
+            with db:  # one transaction per migration step
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(statement)
+                db.execute("DELETE FROM schema_version")
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+        # A write probe: a read-only file fails here, at startup, not on the first correction.
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE schema_version SET version = version")
+        return db
+
+    def _require(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise FeedbackUnavailable(self.error or "feedback store is not open")
+        return self._db
+
+    def add(self, corrections: list[dict[str, Any]]) -> list[int]:
+        """Store the corrections in one transaction; their new ids, in order."""
+        db = self._require()
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        ids = []
+        with self._lock:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                for item in corrections:
+                    values = [json.dumps(item.get(k), ensure_ascii=False) if k in JSON_FIELDS else item.get(k)
+                              for k in FIELDS]
+                    cursor = db.execute(f"INSERT INTO corrections (created_at, {', '.join(FIELDS)}) "
+                                        f"VALUES (?, {', '.join('?' for _ in FIELDS)})", [now, *values])
+                    ids.append(cursor.lastrowid)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return ids
+
+    def list(self, since: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Corrections with id > since, oldest first."""
+        db = self._require()
+        with self._lock:
+            rows = db.execute(f"SELECT id, created_at, {', '.join(FIELDS)} FROM corrections WHERE id > ? "
+                              "ORDER BY id LIMIT ?", (since, limit)).fetchall()
+        result = []
+        for row in rows:
+            item = dict(zip(("id", "created_at", *FIELDS), row))
+            for key in JSON_FIELDS:
+                item[key] = json.loads(item[key]) if item[key] is not None else None
+            result.append(item)
+        return result
+
+    def all(self) -> list[dict[str, Any]]:
+        out, since = [], 0
+        while batch := self.list(since, 1000):
+            out += batch
+            since = batch[-1]["id"]
+        return out
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def latest_by_text(corrections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One correction per clause text: the latest (corrections are never updated in place)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for item in sorted(corrections, key=lambda c: c["id"]):
+        latest[item["text"]] = item
+    return list(latest.values())

@@ -1,0 +1,150 @@
+"""`/v1/feedback`: staff corrections of the breakdown table in, and back out for data building and review."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from serving.api import ERRORS, require_json
+from serving.deps import Pipeline, Settings, require_api_key
+from serving.feedback import FeedbackStore, FeedbackUnavailable
+from serving.schemas import NonBlankText
+
+router = APIRouter(prefix="/v1/feedback", tags=["feedback"], dependencies=[Depends(require_api_key)],
+                   responses=ERRORS)
+
+
+class Predicted(BaseModel):
+    categories: list[str] = Field(default_factory=list, description="what the model gave")
+    departments: list[str] = Field(default_factory=list)
+
+
+class Correction(BaseModel):
+    text: NonBlankText = Field(description="the clause text")
+    categories: list[str] = Field(min_length=1, description="the categories staff gave (taxonomy ids)")
+    lead_departments: list[str] = Field(default_factory=list, description="牵头科室, catalogue names or aliases")
+    cooperating_departments: list[str] = Field(default_factory=list, description="配合科室")
+    doc: str | None = None
+    number: str | None = None
+    model_version: str | None = None
+    predicted: Predicted | None = None
+    author: str | None = Field(None, max_length=200)
+    comment: str | None = Field(None, max_length=2000)
+
+
+class FeedbackRequest(BaseModel):
+    corrections: list[Correction] = Field(min_length=1)
+
+
+class FeedbackIds(BaseModel):
+    ids: list[int]
+
+
+class StoredCorrection(Correction):
+    id: int
+    created_at: str
+
+
+class FeedbackList(BaseModel):
+    corrections: list[StoredCorrection]
+
+
+class CategoryChanges(BaseModel):
+    kept: int = Field(description="corrections that kept this category the model had given")
+    removed: int = Field(description="… that removed it")
+    added: int = Field(description="… that added it though the model had not given it")
+
+
+class FeedbackSummary(BaseModel):
+    corrections: int
+    categories: dict[str, int] = Field(description="corrections per category given by staff")
+    lead_departments: dict[str, int]
+    cooperating_departments: dict[str, int]
+    changes: dict[str, CategoryChanges] = Field(description="model vs staff, per category, where `predicted` was sent")
+
+
+def get_store(request: Request) -> FeedbackStore:
+    store: FeedbackStore = request.app.state.feedback
+    if store.error:
+        raise HTTPException(503, store.error)
+    return store
+
+
+Store = Annotated[FeedbackStore, Depends(get_store)]
+
+
+def _checked(corrections: list[Correction], pipeline) -> list[dict[str, Any]]:
+    """Corrections as stored: categories in taxonomy order, sections as catalogue names; 422 naming unknowns."""
+    taxonomy, catalogue = pipeline.taxonomy, pipeline.catalogue
+    unknown_categories, unknown_sections, out = set(), set(), []
+    for item in corrections:
+        unknown_categories |= {c for c in item.categories if c not in taxonomy.ids}
+        if taxonomy.fallback_id in item.categories and len(set(item.categories)) > 1:
+            raise HTTPException(422, f"'{taxonomy.fallback_id}' is given only when no other category applies")
+        row = item.model_dump()
+        row["categories"] = [c for c in taxonomy.ids if c in item.categories]
+        for key in ("lead_departments", "cooperating_departments"):
+            names = []
+            for written in row[key]:
+                name = catalogue.resolve(written)
+                if name is None:
+                    unknown_sections.add(written)
+                elif name not in names:
+                    names.append(name)
+            row[key] = names
+        out.append(row)
+    problems = []
+    if unknown_categories:
+        problems.append(f"unknown categories {sorted(unknown_categories)} (known: {', '.join(taxonomy.ids)})")
+    if unknown_sections:
+        problems.append(f"sections not in the catalogue {catalogue.id!r}: {sorted(unknown_sections)}")
+    if problems:
+        raise HTTPException(422, "; ".join(problems))
+    return out
+
+
+@router.post("", status_code=201, response_model=FeedbackIds, dependencies=[Depends(require_json)])
+async def add_feedback(body: FeedbackRequest, pipeline: Pipeline, settings: Settings, store: Store) -> FeedbackIds:
+    """Store corrections (each a new row: a later correction of the same clause wins when data is built)."""
+    if len(body.corrections) > settings.max_clauses:
+        raise HTTPException(422, f"{len(body.corrections)} corrections is over the limit of {settings.max_clauses} "
+                                 "per request (CLAUSEMAP_MAX_CLAUSES)")
+    rows = _checked(body.corrections, pipeline)
+    try:
+        return FeedbackIds(ids=await run_in_threadpool(store.add, rows))
+    except FeedbackUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+@router.get("", response_model=FeedbackList)
+async def list_feedback(store: Store, since: Annotated[int, Query(ge=0)] = 0,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> FeedbackList:
+    """Stored corrections with id > since, oldest first."""
+    return FeedbackList(corrections=await run_in_threadpool(store.list, since, limit))
+
+
+@router.get("/summary", response_model=FeedbackSummary)
+async def feedback_summary(store: Store) -> FeedbackSummary:
+    """Counts per category and section, and how staff changed the categories the model had given."""
+    rows = await run_in_threadpool(store.all)
+    changes: dict[str, Counter] = {}
+    for row in rows:
+        predicted = set((row.get("predicted") or {}).get("categories") or [])
+        if not row.get("predicted"):
+            continue
+        for category in predicted | set(row["categories"]):
+            state = "kept" if category in predicted and category in row["categories"] else \
+                "removed" if category in predicted else "added"
+            changes.setdefault(category, Counter())[state] += 1
+    return FeedbackSummary(
+        corrections=len(rows),
+        categories=dict(Counter(c for row in rows for c in row["categories"])),
+        lead_departments=dict(Counter(d for row in rows for d in row["lead_departments"])),
+        cooperating_departments=dict(Counter(d for row in rows for d in row["cooperating_departments"])),
+        changes={c: CategoryChanges(**{k: n.get(k, 0) for k in ("kept", "removed", "added")})
+                 for c, n in sorted(changes.items())},
+    )

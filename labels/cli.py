@@ -77,6 +77,18 @@ def register(subparsers) -> None:
     load.add_argument("file", type=Path, metavar="FILE", help="a Label Studio JSON export")
     load.set_defaults(func=run_import)
 
+    feedback = subparsers.add_parser("feedback", help="staff corrections kept by the service (/v1/feedback)")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", metavar="COMMAND", required=True)
+    export = feedback_commands.add_parser(
+        "export", help="write the stored corrections as JSONL or as a Label Studio export",
+        description="Read the corrections database (CLAUSEMAP_FEEDBACK_DB, default data/feedback.sqlite) and write "
+        "every correction (jsonl), or the latest one per clause as Label Studio tasks with their annotation.",
+    )  # fmt: skip
+    export.add_argument("--format", choices=["jsonl", "label-studio"], default="jsonl")
+    export.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
+    export.add_argument("--db", type=Path, metavar="FILE", help="default: CLAUSEMAP_FEEDBACK_DB or data/feedback.sqlite")
+    export.set_defaults(func=run_feedback_export)
+
     data = subparsers.add_parser("data", help="build the training dataset from annotations")
     data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
     build = data_commands.add_parser(
@@ -89,6 +101,9 @@ def register(subparsers) -> None:
     build.add_argument("--written", type=Path, metavar="DIR",
                        help="rows written for training, *.jsonl (default: written/ beside the annotations folder)")
     build.add_argument("--written-out", type=Path, metavar="FILE", help="default: written.jsonl beside --out")
+    build.add_argument("--feedback-db", type=Path, metavar="FILE",
+                       help="staff corrections (default: CLAUSEMAP_FEEDBACK_DB, else feedback.sqlite beside --out)")
+    build.add_argument("--no-feedback", action="store_true", help="leave staff corrections out")
     build.add_argument(
         "--catalogue", metavar="PATH_OR_ID", help="department catalogue (default: labels/departments.yaml)"
     )
@@ -200,18 +215,55 @@ def run_pull(args) -> int:
     return 0
 
 
+def run_feedback_export(args) -> int:
+    import json
+    import os
+    import sys
+
+    from clausemap.errors import InputFileError
+    from labels.dataset import write_atomically
+    from labels.feedback import FeedbackStore, FeedbackUnavailable, as_label_studio_tasks
+
+    db = args.db or Path(os.environ.get("CLAUSEMAP_FEEDBACK_DB") or default_dataset().with_name("feedback.sqlite"))
+    if not db.is_file():
+        raise InputFileError(db, "no feedback database here (the service creates it on start)")
+    store = FeedbackStore(db)
+    try:
+        corrections = store.all()
+    except FeedbackUnavailable as exc:
+        raise InputFileError(db, str(exc)) from None
+    finally:
+        store.close()
+    if args.format == "jsonl":
+        text = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in corrections)
+    else:
+        text = json.dumps(as_label_studio_tasks(corrections), ensure_ascii=False, indent=1) + "\n"
+    if args.out:
+        write_atomically({args.out: text})
+        print(f"wrote {args.out}: {len(corrections)} corrections", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def run_build(args) -> int:
     from labels.dataset import build_dataset
 
     _, catalogue = _vocabulary(args)
+    import os
+
     written = args.written or args.annotations.parent / "written"
+    feedback = None if args.no_feedback else (
+        args.feedback_db or Path(os.environ.get("CLAUSEMAP_FEEDBACK_DB") or args.out.with_name("feedback.sqlite")))
     report = build_dataset(args.annotations, args.out, catalogue=catalogue, written_dir=written,
-                           written_out=args.written_out)
+                           written_out=args.written_out, feedback_db=feedback)
     print(
         f"wrote {args.out} ({report.rows} rows from {report.files} exports, {len(report.docs)} documents, "
         f"{report.sentence_rows} with sentence labels; {report.dropped} tasks without a usable annotation skipped) "
         f"and {report.splits}"
     )
+    if report.feedback_rows:
+        print(f"{report.feedback_rows} rows from staff corrections ({feedback}; --no-feedback leaves them out)")
     if report.written:
         print(f"wrote {report.written} ({report.written_rows} rows written for training: trained on, never evaluated)")
     if report.stale_sentences:

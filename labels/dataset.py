@@ -154,6 +154,7 @@ class BuildReport:
     dropped: int
     splits: Path
     sentence_rows: int = 0  # clauses whose every sentence is labelled
+    feedback_rows: int = 0  # rows given or changed by staff corrections
     stale_sentences: list[str] = field(default_factory=list)  # clauses whose sentence labels no longer fit
     written: Path | None = None
     written_rows: int = 0
@@ -173,7 +174,7 @@ def load_export(path: Path) -> list[dict]:
 
 def build_dataset(
     annotations: Path, out: Path, splits: Path | None = None, taxonomy=None, catalogue=None,
-    written_dir: Path | None = None, written_out: Path | None = None,
+    written_dir: Path | None = None, written_out: Path | None = None, feedback_db: Path | None = None,
 ) -> BuildReport:
     """Read every *.json export under `annotations` (clause tasks) and under `annotations/sentences/`
     (sentence tasks), and the written rows under `written_dir`; write the dataset rows, the written rows
@@ -205,6 +206,18 @@ def build_dataset(
         raise InputFileError(annotations, "no usable annotations in any export")
     rows.sort(key=clause_order)
     stale = attach_sentence_labels(rows, sentence_labels(annotations / SENTENCES_DIR, taxonomy), taxonomy)
+    feedback_rows = 0
+    if feedback_db is not None and Path(feedback_db).is_file():
+        from labels.feedback import FeedbackStore, FeedbackUnavailable, apply_corrections
+
+        store = FeedbackStore(feedback_db)
+        try:
+            feedback_rows = apply_corrections(rows, store.all())
+        except FeedbackUnavailable as exc:
+            raise InputFileError(feedback_db, str(exc)) from None
+        finally:
+            store.close()
+        rows.sort(key=clause_order)
     docs = sorted({r["doc"] for r in rows})
     folds = {"folds": [{"name": doc, "test_docs": [doc]} for doc in docs]}
     contents = {
@@ -221,6 +234,7 @@ def build_dataset(
     write_atomically(contents)
     return BuildReport(rows=len(rows), docs=docs, files=len(files), dropped=dropped, splits=splits,
                        sentence_rows=sum(bool(r.get("sentences")) for r in rows), stale_sentences=stale,
+                       feedback_rows=feedback_rows,
                        written=written_out if written_rows else None, written_rows=len(written_rows))
 
 

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from clausemap import __version__
 from clausemap.errors import ClausemapError
 from serving import api, contract, feedback_api, ml_backend, schemas
-from serving.feedback import FeedbackStore
+from labels.feedback import FeedbackStore
 from serving.deps import State, require_api_key
 from serving.limits import BodySizeLimit
 from serving.metrics import AccessLog, ServiceMetrics

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.api import ERRORS, require_json
 from serving.deps import Pipeline, Settings, require_api_key
-from serving.feedback import FeedbackStore, FeedbackUnavailable
+from labels.feedback import FeedbackStore, FeedbackUnavailable
 from serving.schemas import NonBlankText
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"], dependencies=[Depends(require_api_key)],

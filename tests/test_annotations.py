@@ -63,7 +63,8 @@ def built(tmp_path_factory) -> Path:
 
 def run_build(out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "clausemap", "data", "build", "--annotations", str(ANNOTATIONS), "--out", str(out)],
+        [sys.executable, "-m", "clausemap", "data", "build", "--annotations", str(ANNOTATIONS), "--out", str(out),
+         "--no-feedback"],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
     )  # fmt: skip
 

@@ -108,3 +108,59 @@ def test_a_broken_database_is_named_at_startup_and_the_service_still_classifies(
     folder.mkdir()
     with TestClient(app_on(folder, loaded, tiny_model_dir)) as client:
         assert client.get("/v1/feedback").status_code == 503
+
+
+def test_corrections_flow_into_exports_the_dataset_and_a_retrained_model(tmp_path, loaded, tiny_model_dir, capsys):
+    """page/API → store → export and data build (latest wins, --no-feedback) → a model trained on it changes."""
+    import json
+
+    from clausemap.cli import main
+    from clausemap.paths import PROJECT_ROOT
+    from labels.dataset import load_export
+
+    def labels_of(tasks):
+        return {t["data"]["text"]: next(r["value"]["choices"] for r in t["annotations"][0]["result"]
+                                        if r["from_name"] == "categories") for t in tasks}
+
+    db = tmp_path / "f.sqlite"
+    rows = [json.loads(line) for line in (PROJECT_ROOT / "data" / "dataset.jsonl").read_text("utf-8").splitlines()]
+    target = next(r for r in rows if r["categories"] == ["party_building"])
+    with TestClient(app_on(db, loaded, tiny_model_dir)) as client:
+        for categories in (["teachers"], ["safety"]):  # the later correction of the same clause wins
+            client.post("/v1/feedback", json={"corrections": [{
+                "text": target["text"], "categories": categories, "lead_departments": ["安全科"],
+                "predicted": {"categories": target["categories"]}, "author": "staff@bureau"}]})
+        client.post("/v1/feedback", json={"corrections": [correction(1, doc="2025-plan")]})
+
+    assert main(["feedback", "export", "--db", str(db)]) == 0
+    exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [c["categories"] for c in exported] == [["teachers"], ["safety"], ["preschool"]]
+    out = tmp_path / "ls.json"
+    assert main(["feedback", "export", "--db", str(db), "--format", "label-studio", "--out", str(out)]) == 0
+    tasks = load_export(out)
+    assert len(tasks) == 2 and tasks[0]["meta"]["author"] == "staff@bureau"
+    assert labels_of(tasks) == {target["text"]: ["safety"], correction(1)["text"]: ["preschool"]}
+
+    annotations = PROJECT_ROOT / "data" / "annotations"
+    built = tmp_path / "with" / "dataset.jsonl"
+    assert main(["data", "build", "--annotations", str(annotations), "--out", str(built), "--feedback-db", str(db)]) == 0
+    with_feedback = {r["text"]: r for r in map(json.loads, built.read_text("utf-8").splitlines())}
+    assert with_feedback[target["text"]]["categories"] == ["safety"]
+    assert with_feedback[target["text"]]["source"] == "feedback" and "sentences" not in with_feedback[target["text"]]
+    assert with_feedback[correction(1)["text"]]["doc"] == "2025-plan"
+    plain = tmp_path / "without" / "dataset.jsonl"
+    assert main(["data", "build", "--annotations", str(annotations), "--out", str(plain), "--feedback-db", str(db),
+                 "--no-feedback"]) == 0
+    without = {r["text"]: r for r in map(json.loads, plain.read_text("utf-8").splitlines())}
+    assert without[target["text"]]["categories"] == target["categories"] and correction(1)["text"] not in without
+
+    # A model trained on the corrected data answers differently on that clause.
+    from training.inference import load_predictor
+
+    answers = []
+    for data in (plain, built):
+        model = data.parent / "model"
+        assert main(["train", "--config", str(PROJECT_ROOT / "configs" / "baseline-tfidf.yaml"), "--output",
+                     str(model), f"data.path={data}", "training.validation_fraction=0"]) == 0
+        answers.append(load_predictor(model).predict([target["text"]])[0].labels)
+    assert answers[0] == ["party_building"] and "safety" in answers[1]

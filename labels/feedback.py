@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("uvicorn.error")
+log = logging.getLogger("clausemap.feedback")
 
 # Each entry upgrades the schema by one version; the database records the last one applied.
 MIGRATIONS = [
@@ -134,3 +134,58 @@ def latest_by_text(corrections: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for item in sorted(corrections, key=lambda c: c["id"]):
         latest[item["text"]] = item
     return list(latest.values())
+
+
+FEEDBACK_DOC = "feedback"
+
+
+def apply_corrections(rows: list[dict[str, Any]], corrections: list[dict[str, Any]]) -> int:
+    """Fold staff corrections into dataset rows (in place); returns how many rows they gave or changed.
+
+    The latest correction of a clause text wins. A clause already in the dataset takes the corrected labels
+    (its sentence labels are dropped: they may no longer add up to them); a new clause becomes a row of its own.
+    Either way the row is marked `source: "feedback"` with the correction's id, author and model version."""
+    by_text = {row["text"]: row for row in rows}
+    for item in latest_by_text(corrections):
+        lead = list(item["lead_departments"])
+        departments = lead + [d for d in item["cooperating_departments"] if d not in lead]
+        fields = {"categories": list(item["categories"]), "departments": departments, "lead_departments": lead,
+                  "source": "feedback", "feedback_id": item["id"], "corrected_by": item.get("author"),
+                  "model_version": item.get("model_version")}
+        row = by_text.get(item["text"])
+        if row is not None:
+            row.pop("sentences", None)
+            row.update(fields)
+        else:
+            row = {"id": f"{FEEDBACK_DOC}-{item['id']}", "doc": item.get("doc") or FEEDBACK_DOC,
+                   "number": item.get("number") or "", "section": [], "title": "", "text": item["text"], **fields}
+            rows.append(row)
+            by_text[item["text"]] = row
+    return len(latest_by_text(corrections))
+
+
+def as_label_studio_tasks(corrections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest correction of each clause as a Label Studio task with a completed annotation (the labelling
+    config's `categories` and `departments` choices); the staff author and the model version in its meta."""
+    from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, TEXT_NAME
+
+    tasks = []
+    for item in latest_by_text(corrections):
+        lead = list(item["lead_departments"])
+        departments = lead + [d for d in item["cooperating_departments"] if d not in lead]
+        result = [{"from_name": CATEGORIES_NAME, "to_name": TEXT_NAME, "type": "choices",
+                   "value": {"choices": list(item["categories"])}}]
+        if departments:
+            result.append({"from_name": DEPARTMENTS_NAME, "to_name": TEXT_NAME, "type": "choices",
+                           "value": {"choices": departments}})
+        tasks.append({
+            "id": item["id"],
+            "data": {"clause_id": f"{FEEDBACK_DOC}-{item['id']}", "doc": item.get("doc") or FEEDBACK_DOC,
+                     "number": item.get("number") or "", "text": item["text"], "lead_departments": lead},
+            "meta": {"feedback_id": item["id"], "author": item.get("author"), "model_version": item.get("model_version"),
+                     "predicted": item.get("predicted"), "comment": item.get("comment")},
+            "annotations": [{"result": result, "was_cancelled": False, "ground_truth": False,
+                             "created_at": item["created_at"], "updated_at": item["created_at"],
+                             "completed_by": {"email": item.get("author")}}],
+        })
+    return tasks

@@ -53,7 +53,8 @@ def contract_openapi(app: FastAPI, key_required: bool, vocabulary: tuple[list[st
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for status, response in list(responses.items()):
-                if status.startswith(("4", "5")) and status != "503" or status == "422":
+                # /readyz answers 503 with its HealthStatus; every other error is an ErrorResponse.
+                if status[0] in "45" and not (path == "/readyz" and status == "503"):
                     responses[status] = {**_error(status), "description": response.get("description") or WHY.get(status, "error")}
             if method in ("post", "put", "patch"):
                 responses.setdefault("413", _error("413"))

@@ -115,6 +115,23 @@ class FeedbackStore:
             result.append(item)
         return result
 
+    def latest_for(self, texts: list[str]) -> dict[str, dict[str, Any]]:
+        """{clause text: its latest correction} for those of `texts` that staff corrected."""
+        db = self._require()
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(texts))
+        for start in range(0, len(unique), 500):  # SQLite limits the number of bound parameters
+            chunk = unique[start:start + 500]
+            with self._lock:
+                rows = db.execute(f"SELECT id, created_at, {', '.join(FIELDS)} FROM corrections WHERE text IN "
+                                  f"({', '.join('?' for _ in chunk)}) ORDER BY id", chunk).fetchall()
+            for row in rows:
+                item = dict(zip(("id", "created_at", *FIELDS), row))
+                for key in JSON_FIELDS:
+                    item[key] = json.loads(item[key]) if item[key] is not None else None
+                found[item["text"]] = item  # ordered by id: the latest stays
+        return found
+
     def all(self) -> list[dict[str, Any]]:
         out, since = [], 0
         while batch := self.list(since, 1000):

@@ -96,6 +96,14 @@ PLAN_RESPONSES = {
 }
 
 
+def _corrections_for(request: Request, texts: list[str]) -> dict[str, dict]:
+    """Staff corrections of these clause texts (none when the feedback store is unavailable)."""
+    store = request.app.state.feedback
+    if store.error:
+        return {}
+    return store.latest_for(texts)
+
+
 @router.post("/plans", response_model=schemas.PlanResponse, openapi_extra=PLAN_BODY, responses=PLAN_RESPONSES)
 async def classify_plan(
     request: Request,
@@ -113,6 +121,8 @@ async def classify_plan(
     clauses = [
         results.plan_clause(c, out, pipeline, settings) for c, out in zip(document.clauses, outputs, strict=True)
     ]
+    corrections = await run_in_threadpool(_corrections_for, request, [c.text for c in clauses])
+    clauses = [results.corrected(c, corrections[c.text]) if c.text in corrections else c for c in clauses]
     plan = schemas.PlanResponse(
         model_version=pipeline.model_version,
         doc=document.doc,

@@ -84,6 +84,18 @@ def plan_clause(clause: Clause, result: ClauseResult, pipeline: ClassifyPipeline
     )
 
 
+def corrected(clause: schemas.PlanClause, correction: dict) -> schemas.PlanClause:
+    """The clause as staff corrected it: their categories and sections; the model's scores stay for reference."""
+    labels = list(correction["categories"])
+    categories = [c.model_copy(update={"assigned": c.id in labels, "evidence": c.evidence if c.id in labels else []})
+                  for c in clause.categories]
+    return clause.model_copy(update={
+        "labels": labels, "categories": categories, "lead_departments": list(correction["lead_departments"]),
+        "cooperating_departments": list(correction["cooperating_departments"]), "departments_source": "corrected",
+        "corrected": True, "correction_id": correction["id"],
+    })
+
+
 def catalogue_names(written: Sequence[str], catalogue: Catalogue) -> list[str]:
     """Departments as the plan writes them ("办公室(法规科)"), in the catalogue's names where it knows them,
     so stated and suggested sections count together in the summary."""

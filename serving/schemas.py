@@ -104,7 +104,10 @@ class PlanClause(ClauseClassification):
     cooperating_departments: list[str] = Field(
         description="配合科室 in the breakdown: the other stated sections, else the next best suggestions"
     )
-    departments_source: Literal["stated", "suggested"]
+    departments_source: Literal["stated", "suggested", "corrected"]
+    corrected: bool = Field(False, description="staff corrected this clause (/v1/feedback): labels and sections are "
+                                                "theirs, the scores the model's")
+    correction_id: int | None = None
 
 
 class CategoryCount(BaseModel):

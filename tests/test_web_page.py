@@ -134,3 +134,57 @@ def test_page_asks_for_the_api_key_when_the_service_needs_one(browser, tiny_mode
         page.locator("#breakdown tbody tr").first.wait_for()
         assert page.locator("#error").is_hidden()
         page.close()
+
+
+def test_staff_correct_two_rows_save_and_the_corrections_stay(browser, tiny_model_dir, tmp_path):
+    """Analyse seed 002, correct a category on one row and the lead section on another, save; after a reload and
+    a new analysis the rows are marked 已更正, /v1/feedback lists both and the XLSX carries them."""
+    text = next((PROJECT_ROOT / "seeds").glob("002_*.txt")).read_text(encoding="utf-8")
+    env = {"CLAUSEMAP_FEEDBACK_DB": str(tmp_path / "feedback.sqlite")}
+    with running_service(tiny_model_dir, env, tmp_path / "serve.log") as base:
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.goto(base + "/")
+        page.wait_for_selector("#model-status.ready")
+        page.fill("#plan-text", text)
+        page.click("#submit")
+        rows = page.locator("#breakdown tbody tr")
+        rows.first.wait_for()
+        plan = httpx.post(f"{base}/v1/plans", json={"text": text, "doc": "plan"}, timeout=120).json()
+        first, second = rows.nth(0), rows.nth(1)
+
+        # Row 1: toggle a category the model did not give.
+        added = next(c["id"] for c in plan["clauses"][0]["categories"]
+                     if not c["assigned"] and c["id"] != "other")
+        first.locator("details.fix summary").click()
+        first.locator(f'.toggles input[data-cat="{added}"]').check()
+        # Row 2: choose the lead section from the catalogue list, narrowed by the filter box.
+        second.locator("details.fix summary").click()
+        second.locator('.picker:has(select[data-role="lead"]) input.filter').fill("安全")
+        second.locator('select[data-role="lead"]').select_option("安全科")
+        assert page.locator("#save-corrections").inner_text() == "保存更正（2）"
+        page.click("#save-corrections")
+        page.locator("#breakdown tbody tr .corrected-mark").nth(1).wait_for()
+
+        page.reload()
+        page.wait_for_selector("#model-status.ready")
+        page.fill("#plan-text", text)
+        page.click("#submit")
+        page.locator("#breakdown tbody tr .corrected-mark").nth(1).wait_for()
+        assert page.locator("#breakdown tbody tr .corrected-mark").count() == 2
+
+        stored = httpx.get(f"{base}/v1/feedback", timeout=30).json()["corrections"]
+        assert [c["text"] for c in stored] == [plan["clauses"][0]["text"], plan["clauses"][1]["text"]]
+        assert added in stored[0]["categories"] and stored[1]["lead_departments"] == ["安全科"]
+
+        with page.expect_download() as download:
+            page.click("#download-xlsx")
+        saved = tmp_path / "corrected.xlsx"
+        download.value.save_as(saved)
+        sheet = load_workbook(io.BytesIO(saved.read_bytes())).worksheets[0]
+        header = [cell.value for cell in sheet[1]]
+        row1 = [cell.value for cell in sheet[2]]
+        row2 = [cell.value for cell in sheet[3]]
+        names = {c["id"]: c["name"] for c in plan["summary"]["categories"]}
+        assert names[added] in row1[header.index("类别")].split("、")
+        assert row2[header.index("牵头科室")] == "安全科"
+        page.close()

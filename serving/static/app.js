@@ -3,6 +3,12 @@
 
 const $ = (id) => document.getElementById(id);
 
+// Staff corrections not saved yet: clause id -> {clause, categories, lead, cooperating}.
+const edits = new Map();
+let sections = [];   // catalogue section names, for the section pickers
+let categoryNames = {};
+let shownPlan = null;
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -57,6 +63,9 @@ function showError(error) {
 
 async function analyse(event) {
   event.preventDefault();
+  if (edits.size && !confirm(`有 ${edits.size} 条未保存的更正，重新分析将丢弃它们。继续吗？`)) return;
+  edits.clear();
+  updateSaveButton();
   $("error").classList.add("hidden");
   $("busy").classList.remove("hidden");
   $("submit").disabled = true;
@@ -176,7 +185,7 @@ function departments(clause) {
     const lead = clause.lead_departments.includes(name);
     owners.append(suggested
       ? departmentItem(name, lead, byName[name], lead ? "建议牵头" : "建议配合")
-      : departmentItem(name, lead, null, "计划列明"));
+      : departmentItem(name, lead, null, clause.corrected ? "已更正" : "计划列明"));
   }
   if (suggested || !clause.departments.length) return [owners];
   const others = el("ul", { class: "depts" },
@@ -184,17 +193,98 @@ function departments(clause) {
   return [owners, el("details", {}, el("summary", {}, "模型建议"), others)];
 }
 
+// The correction editor of a row: category toggles, and the lead / cooperating sections picked from the
+// catalogue (a filter box above each list), never typed freely.
+function editor(clause, tr) {
+  const state = edits.get(clause.id) || {
+    clause, categories: [...clause.labels], lead: [...clause.lead_departments],
+    cooperating: [...clause.cooperating_departments],
+  };
+  const changed = () => { edits.set(clause.id, state); tr.classList.add("edited"); updateSaveButton(); };
+  const toggles = el("div", { class: "toggles" }, ...Object.entries(categoryNames).map(([id, name]) => {
+    const box = el("input", { type: "checkbox", "data-cat": id });
+    box.checked = state.categories.includes(id);
+    box.addEventListener("change", () => {
+      state.categories = Object.keys(categoryNames).filter((c) =>
+        tr.querySelector(`.toggles input[data-cat="${c}"]`).checked);
+      changed();
+    });
+    return el("label", {}, box, name);
+  }));
+  const picker = (key, label) => {
+    const filter = el("input", { type: "search", placeholder: "筛选科室", class: "filter" });
+    const list = el("select", { multiple: "", size: "4", "data-role": key },
+      ...sections.map((name) => {
+        const option = el("option", { value: name }, name);
+        option.selected = state[key].includes(name);
+        return option;
+      }));
+    filter.addEventListener("input", () => {
+      for (const option of list.options) option.hidden = !option.value.includes(filter.value.trim());
+    });
+    list.addEventListener("change", () => {
+      state[key] = [...list.selectedOptions].map((o) => o.value);
+      changed();
+    });
+    return el("div", { class: "picker" }, el("b", {}, label), filter, list);
+  };
+  return el("div", { class: "editor" }, toggles, picker("lead", "牵头科室"), picker("cooperating", "配合科室"));
+}
+
+async function loadSections() {
+  if (sections.length) return;
+  const response = await fetch("/v1/departments", { headers: headers() });
+  if (!response.ok) throw await failure(response);
+  sections = (await response.json()).departments.map((d) => d.name);
+}
+
+function updateSaveButton() {
+  $("save-corrections").disabled = edits.size === 0;
+  $("save-corrections").textContent = edits.size ? `保存更正（${edits.size}）` : "保存更正";
+}
+
+async function saveCorrections() {
+  $("error").classList.add("hidden");
+  const corrections = [...edits.values()].map(({ clause, categories, lead, cooperating }) => ({
+    text: clause.text, categories: categories.length ? categories : ["other"],
+    lead_departments: lead, cooperating_departments: cooperating.filter((d) => !lead.includes(d)),
+    doc: shownPlan.doc, number: clause.number, model_version: shownPlan.model_version,
+    predicted: { categories: clause.labels, departments: [...clause.lead_departments, ...clause.cooperating_departments] },
+  }));
+  try {
+    const response = await fetch("/v1/feedback", {
+      method: "POST", headers: headers({ "Content-Type": "application/json" }), body: JSON.stringify({ corrections }),
+    });
+    if (!response.ok) throw await failure(response);
+    edits.clear();
+    updateSaveButton();
+    // Analyse again: saved rows come back marked 已更正, and the downloads carry the corrections.
+    const again = await planRequest();
+    if (!again.ok) throw await failure(again);
+    render(await again.json());
+  } catch (error) {
+    showError(error);
+  }
+}
+
 function row(clause, index, colours) {
   const text = el("details", {}, el("summary", {}, "全文"), clauseText(clause));
   const confidence = el("td", { class: "conf" }, clause.confidence.toFixed(2));
   if (clause.low_confidence) confidence.append(" ", el("span", { class: "low-mark" }, "低置信度"));
+  const mark = clause.corrected ? el("span", { class: "corrected-mark" }, "已更正") : null;
   const tr = el("tr", { class: clause.low_confidence ? "low" : "", "data-clause-id": clause.id },
     el("td", { class: "num" }, String(index + 1)),
     el("td", { class: "clause" },
       clause.section.length ? el("div", { class: "section" }, clause.section.join(" › ")) : null,
-      el("div", { class: "title" }, [clause.number, clause.title].filter(Boolean).join(" ")),
+      el("div", { class: "title" }, [clause.number, clause.title].filter(Boolean).join(" "), mark),
       text));
-  tr.append(el("td", { class: "cats" }, ...chips(clause, colours, tr), el("div", { class: "evidence" })),
+  const fix = el("details", { class: "fix" }, el("summary", {}, "更正"));
+  fix.addEventListener("toggle", async () => {
+    if (!fix.open || fix.children.length > 1) return;
+    await loadSections();
+    fix.append(editor(clause, tr));
+  });
+  tr.append(el("td", { class: "cats" }, ...chips(clause, colours, tr), el("div", { class: "evidence" }), fix),
     el("td", { class: "dept" }, ...departments(clause)),
     el("td", { class: "due" }, clause.deadlines.join("、")),
     confidence);
@@ -206,6 +296,8 @@ function summaryGroup(label, items) {
 }
 
 function render(plan) {
+  shownPlan = plan;
+  categoryNames = Object.fromEntries(plan.summary.categories.map((c) => [c.id, c.name]));
   const order = plan.summary.categories.map((c) => c.id);
   const colours = Object.fromEntries(order.map((id, i) => [id, categoryColour(i, order.length)]));
   $("plan-title").textContent = `${plan.title || plan.doc} · ${plan.summary.clauses} 条` +
@@ -243,6 +335,9 @@ async function checkModel() {
 $("plan-form").addEventListener("submit", analyse);
 $("download-xlsx").addEventListener("click", () => download("xlsx"));
 $("download-csv").addEventListener("click", () => download("csv"));
+$("save-corrections").addEventListener("click", saveCorrections);
+window.addEventListener("beforeunload", (event) => { if (edits.size) event.preventDefault(); });
+
 // A new input invalidates the shown downloads until it is analysed.
 $("plan-text").addEventListener("input", () => { $("plan-file").value = ""; });
 for (const input of [$("plan-text"), $("plan-file")]) {

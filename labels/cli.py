@@ -44,6 +44,8 @@ def register(subparsers) -> None:
     source.add_argument(
         "plans", nargs="*", type=Path, default=[], metavar="PLAN_FILE", help="plan documents to segment"
     )
+    source.add_argument("--feedback", action="store_true",
+                        help="staff corrections (CLAUSEMAP_FEEDBACK_DB) as completed annotations, author kept in meta")
     push.add_argument("--model", type=Path, metavar="DIR", help="model artifact whose predictions pre-fill the tasks")
     push.add_argument("--sentences", action="store_true",
                       help="one task per sentence of each clause (sentence labels; same labelling config)")
@@ -140,6 +142,8 @@ def run_push(args) -> int:
     from labels.studio.project import require_current_project
     from labels.studio.push import clauses_from_plans, push, read_clauses_jsonl
 
+    if args.feedback:
+        return _push_feedback(args)
     if not args.clauses and not args.plans:
         raise ClausemapError("give --clauses FILE.jsonl or plan files to push")
     taxonomy, catalogue = _vocabulary(args)
@@ -215,25 +219,47 @@ def run_pull(args) -> int:
     return 0
 
 
-def run_feedback_export(args) -> int:
-    import json
+def _stored_corrections(db: Path | None) -> list[dict]:
+    """Every correction in the feedback database (default CLAUSEMAP_FEEDBACK_DB, else data/feedback.sqlite)."""
     import os
-    import sys
 
     from clausemap.errors import InputFileError
-    from labels.dataset import write_atomically
-    from labels.feedback import FeedbackStore, FeedbackUnavailable, as_label_studio_tasks
+    from labels.feedback import FeedbackStore, FeedbackUnavailable
 
-    db = args.db or Path(os.environ.get("CLAUSEMAP_FEEDBACK_DB") or default_dataset().with_name("feedback.sqlite"))
+    db = db or Path(os.environ.get("CLAUSEMAP_FEEDBACK_DB") or default_dataset().with_name("feedback.sqlite"))
     if not db.is_file():
         raise InputFileError(db, "no feedback database here (the service creates it on start)")
     store = FeedbackStore(db)
     try:
-        corrections = store.all()
+        return store.all()
     except FeedbackUnavailable as exc:
         raise InputFileError(db, str(exc)) from None
     finally:
         store.close()
+
+
+def _push_feedback(args) -> int:
+    from labels.studio.importer import push_corrections
+    from labels.studio.project import require_current_project
+
+    corrections = _stored_corrections(None)
+    taxonomy, catalogue = _vocabulary(args)
+    studio = _connect(args)
+    project = require_current_project(studio, args.project, taxonomy, catalogue)
+    report = push_corrections(studio, project, corrections)
+    print(f"project {args.project!r}: {report.annotations} corrections added as annotations ({report.created} new "
+          f"tasks), {report.skipped} already there")
+    return 0
+
+
+def run_feedback_export(args) -> int:
+    import json
+    import sys
+
+    from labels.dataset import write_atomically
+    from labels.feedback import as_label_studio_tasks
+
+    corrections = _stored_corrections(args.db)
     if args.format == "jsonl":
         text = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in corrections)
     else:

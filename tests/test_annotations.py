@@ -232,7 +232,9 @@ def count_tables(rows: list[dict], taxonomy, written: list[dict] | None = None) 
     docs = sorted({r["doc"] for r in rows})
     short = {doc: doc.split("_")[0] for doc in docs}
     has = {c: [r for r in rows if c in r["categories"]] for c in taxonomy.ids}
-    lines = [f"{len(rows)} clauses from {len(docs)} documents; {sum(len(r['categories']) for r in rows)} labels.", ""]
+    corrected = sum(r.get("source") == "feedback" for r in rows)
+    lines = [f"{len(rows)} clauses from {len(docs)} documents; {sum(len(r['categories']) for r in rows)} labels; "
+             f"{corrected} rows from staff corrections (`source: \"feedback\"`).", ""]
 
     lines += ["### Clauses per category and document", ""]
     lines += [table_row(["category", "中文", "clauses", "share", *(short[d] for d in docs)])]

@@ -305,3 +305,32 @@ def test_label_import_loads_the_seed_annotations_in_one_step_twice_without_dupli
     out = tmp_path / "import.json"
     assert run("label", "pull", "--project", "clausemap import", "--out", str(out))[0] == 0
     assert rows_from_export(load_export(out)) == rows_from_export(load_export(seeds))
+
+
+def test_push_feedback_adds_staff_corrections_as_annotations_once(studio, seed_clauses, tmp_path, monkeypatch):
+    from labels.feedback import FeedbackStore
+
+    path, clauses = seed_clauses
+    assert run("label", "init", "--project", "clausemap feedback")[0] == 0
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(clauses[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    assert run("label", "push", "--project", "clausemap feedback", "--clauses", str(one))[0] == 0
+    db = tmp_path / "feedback.sqlite"
+    store = FeedbackStore(db)
+    store.add([{"text": clauses[0]["text"], "categories": ["teachers"], "lead_departments": ["人事组干科"],
+                "cooperating_departments": [], "author": "staff@bureau", "model_version": "m-1"},
+               {"text": "推进学前教育普及普惠发展,新增学位两千个。", "categories": ["preschool"], "lead_departments": [],
+                "cooperating_departments": [], "author": "staff@bureau", "model_version": "m-1"}])
+    store.close()
+    monkeypatch.setenv("CLAUSEMAP_FEEDBACK_DB", str(db))
+    code, printed, err = run("label", "push", "--project", "clausemap feedback", "--feedback")
+    assert code == 0, err
+    assert "2 corrections added as annotations (1 new tasks), 0 already there" in printed
+    assert "0 corrections added" in run("label", "push", "--project", "clausemap feedback", "--feedback")[1]
+    tasks = tasks_of(studio, "clausemap feedback")
+    assert len(tasks) == 2
+    by_text = {t.data["text"]: t for t in tasks}
+    corrected = by_text[clauses[0]["text"]]
+    assert [a["result"][0]["value"]["choices"] for a in corrected.annotations] == [["teachers"]]
+    assert corrected.meta["feedback"][0]["author"] == "staff@bureau"
+    assert corrected.meta["feedback"][0]["model_version"] == "m-1"

@@ -55,3 +55,38 @@ def import_export(studio, project, tasks: list[dict]) -> ImportReport:
             studio.client.projects.import_tasks(project.id, request=payload[start:start + IMPORT_BATCH])
     report.created = len(payload)
     return report
+
+
+def push_corrections(studio, project, corrections: list[dict]) -> ImportReport:
+    """Staff corrections into the project as completed annotations (the latest per clause text): on the task
+    with that text, or on a new task. The staff author, model version and the model's answer go into the task's
+    `meta.feedback` (Label Studio annotations have no meta); a correction already pushed is not pushed again."""
+    from labels.feedback import as_label_studio_tasks
+
+    report = ImportReport()
+    by_text = {t.data.get("text"): t for t in studio.tasks(project.id) if (t.data or {}).get("text")}
+    new = []
+    with studio.errors(f"adding corrections to {project.title!r}"):
+        for task in as_label_studio_tasks(corrections):
+            existing = by_text.get(task["data"]["text"])
+            record = task["meta"]
+            if existing is None:
+                new.append({"data": task["data"], "annotations": [_plain(task["annotations"][0])],
+                            "meta": {"feedback": [record]}})
+                continue
+            pushed = (existing.meta or {}).get("feedback") or []
+            if any(p.get("feedback_id") == record["feedback_id"] for p in pushed):
+                report.skipped += 1
+                continue
+            studio.client.annotations.create(existing.id, result=task["annotations"][0]["result"])
+            studio.client.tasks.update(str(existing.id), meta={**(existing.meta or {}), "feedback": [*pushed, record]})
+            report.annotations += 1
+        for start in range(0, len(new), IMPORT_BATCH):
+            studio.client.projects.import_tasks(project.id, request=new[start:start + IMPORT_BATCH])
+    report.created = len(new)
+    report.annotations += len(new)
+    return report
+
+
+def _plain(annotation: dict) -> dict:
+    return {"result": annotation["result"], "was_cancelled": False, "ground_truth": False}

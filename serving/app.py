@@ -103,6 +103,22 @@ def _add_metrics_route(app: FastAPI, metrics: ServiceMetrics) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    import re
+
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        """As FastAPI answers, except that a 405's Allow header lists every method the path documents (Starlette
+        names only the first route's: /v1/feedback has a GET and a POST route)."""
+        if exc.status_code == 405:
+            for template, operations in app.openapi().get("paths", {}).items():
+                if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", template), request.url.path):
+                    exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(m.upper() for m in operations))}
+                    break
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         """422 whose `detail` says in one line what was wrong, with the structured errors beside it."""

@@ -121,7 +121,7 @@ async def add_feedback(body: FeedbackRequest, pipeline: Pipeline, settings: Sett
 
 
 @router.get("", response_model=FeedbackList)
-async def list_feedback(store: Store, since: Annotated[int, Query(ge=0)] = 0,
+async def list_feedback(store: Store, since: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> FeedbackList:
     """Stored corrections with id > since, oldest first."""
     return FeedbackList(corrections=await run_in_threadpool(store.list, since, limit))

@@ -39,6 +39,9 @@ def test_corrections_are_stored_listed_and_summarised(tmp_path, loaded, tiny_mod
             (1, ["preschool"], "planner@bureau"), (2, ["other"], "planner@bureau")]
         assert listed[0]["created_at"] and listed[0]["cooperating_departments"] == ["规划财务科"]
         assert [c["id"] for c in client.get("/v1/feedback?since=1&limit=5").json()["corrections"]] == [2]
+        assert client.get(f"/v1/feedback?since={2**70}").status_code == 422  # not a 500 from SQLite
+        allowed = client.request("OPTIONS", "/v1/feedback")
+        assert allowed.status_code == 405 and allowed.headers["allow"] == "GET, POST"
         summary = client.get("/v1/feedback/summary").json()
         assert summary["corrections"] == 2 and summary["categories"] == {"preschool": 1, "other": 1}
         assert summary["changes"]["finance"] == {"kept": 0, "removed": 1, "added": 0}

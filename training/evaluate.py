@@ -16,18 +16,18 @@ from clausemap.errors import ClausemapError
 from training.config import Config
 from training.data import Example, data_hash, label_matrix, load_examples, load_folds, real_only
 from training.inference import Predictor, load_predictor
-from training.metrics import colabel_report, multilabel_report
+from training.metrics import colabel_report, decide, multilabel_report
 
 
 def predict_matrix(predictor: Predictor, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
     """(gold, predicted) multi-hot matrices in the predictor's label order."""
     labels = predictor.labels
-    gold = label_matrix(examples, labels)
-    pred = np.zeros_like(gold)
-    for row, prediction in enumerate(predictor.predict([ex.text for ex in examples])):
-        for label in prediction.labels:
-            pred[row, labels.index(label)] = 1
-    return gold, pred
+    # Scores and the service's decision rule only: evaluation needs no evidence (a clause-unit model would
+    # score every sentence again to find it).
+    scores = predictor.predict_scores([ex.text for ex in examples])
+    thresholds = np.array([predictor.thresholds[label] for label in labels])
+    pred = decide(scores, thresholds, labels.index(predictor.fallback_id)).astype(np.float32)
+    return label_matrix(examples, labels), pred
 
 
 def evaluate_file(model_dir: str | Path, data_path: str | Path) -> dict:

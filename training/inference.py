@@ -27,7 +27,6 @@ from training.kinds import get_kind
 from training.metrics import decide
 
 
-
 @dataclass(frozen=True)
 class Evidence:
     """A sentence of the clause that supports a category."""

@@ -166,24 +166,35 @@ class LinearPredictor(Predictor):
         if self.saved.get("encoder_classifier") is not None:
             self.encoder = SentenceEncoder(path / ENCODER_DIR, meta.max_length or LinearSection.model_fields["max_length"].default)
 
-    def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
+    def _features(self, batch: list[str]):
+        """(encoder vectors or None, sparse n-gram matrix or None), each computed once per batch."""
         vectors = self.encoder.encode(batch) if self.encoder else None
+        ngrams = self.saved["vectorizer"].transform(batch) if self.saved.get("tfidf_classifier") is not None else None
+        return vectors, ngrams
+
+    def _head_scores(self, vectors, ngrams) -> np.ndarray:
         parts = []
         if vectors is not None:
             parts.append(self.saved["encoder_classifier"].predict_proba(_normalised(vectors)))
-        if self.saved.get("tfidf_classifier") is not None:
-            parts.append(self.saved["tfidf_classifier"].predict_proba(self.saved["vectorizer"].transform(batch)))
+        if ngrams is not None:
+            parts.append(self.saved["tfidf_classifier"].predict_proba(ngrams))
         weight = self.saved.get("encoder_weight")
-        scores = weight * parts[0] + (1 - weight) * parts[1] if len(parts) == 2 else parts[0]
-        if vectors is None:  # no encoder: the n-gram vector is the embedding
-            vectors = self.saved["vectorizer"].transform(batch).toarray()
-        return np.concatenate([scores, vectors], axis=1)
+        return weight * parts[0] + (1 - weight) * parts[1] if len(parts) == 2 else parts[0]
+
+    @staticmethod
+    def _embedding(vectors, ngrams) -> np.ndarray:
+        # Without an encoder the n-gram vector is the embedding (dense: only when an embedding is asked for).
+        return vectors if vectors is not None else ngrams.toarray()
 
     def _scores(self, batch: list[str]) -> np.ndarray:
-        return self._scores_and_embed(batch)[:, :len(self.labels)]
+        return self._head_scores(*self._features(batch))
 
     def _embed(self, batch: list[str]) -> np.ndarray:
-        return self._scores_and_embed(batch)[:, len(self.labels):]
+        return self._embedding(*self._features(batch))
+
+    def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
+        features = self._features(batch)
+        return np.concatenate([self._head_scores(*features), self._embedding(*features)], axis=1)
 
 
 KIND = register(ModelKind(name="linear", section=LinearSection, fit=fit, predictor=LinearPredictor))

@@ -43,16 +43,30 @@ def server(tiny_model_dir, tmp_path_factory):
         yield base
 
 
-def test_paste_a_plan_see_the_breakdown_and_download_it(browser, server, tmp_path):
-    text = SEED_000.read_text(encoding="utf-8")
-    expected = segment_text(text, doc="plan").clauses
-    page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    page.goto(server + "/")
+def analyse(page, base: str, text: str):
+    """Open the page, paste the plan and press 分析; the breakdown's rows once they are shown."""
+    page.goto(base + "/")
     page.wait_for_selector("#model-status.ready")
     page.fill("#plan-text", text)
     page.click("#submit")
     rows = page.locator("#breakdown tbody tr")
     rows.first.wait_for()
+    return rows
+
+
+def download_xlsx(page, path):
+    """Press 下载 XLSX and read the first sheet of what comes down."""
+    with page.expect_download() as download:
+        page.click("#download-xlsx")
+    download.value.save_as(path)
+    return load_workbook(io.BytesIO(path.read_bytes())).worksheets[0]
+
+
+def test_paste_a_plan_see_the_breakdown_and_download_it(browser, server, tmp_path):
+    text = SEED_000.read_text(encoding="utf-8")
+    expected = segment_text(text, doc="plan").clauses
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    rows = analyse(page, server, text)
     assert rows.count() == len(expected)
 
     plan = httpx.post(f"{server}/v1/plans", json={"text": text, "doc": "plan"}, timeout=120).json()
@@ -79,11 +93,7 @@ def test_paste_a_plan_see_the_breakdown_and_download_it(browser, server, tmp_pat
     assert category["evidence"][0]["text"] in row.locator("td.cats .evidence").inner_text()
     page.screenshot(path=str(tmp_path / "page.png"), full_page=False)
 
-    with page.expect_download() as download:
-        page.click("#download-xlsx")
-    saved = tmp_path / "breakdown.xlsx"
-    download.value.save_as(saved)
-    sheet = load_workbook(io.BytesIO(saved.read_bytes())).worksheets[0]
+    sheet = download_xlsx(page, tmp_path / "breakdown.xlsx")
     assert sheet.max_row == 1 + len(expected)
     page.close()
 
@@ -143,12 +153,7 @@ def test_staff_correct_two_rows_save_and_the_corrections_stay(browser, tiny_mode
     env = {"CLAUSEMAP_FEEDBACK_DB": str(tmp_path / "feedback.sqlite")}
     with running_service(tiny_model_dir, env, tmp_path / "serve.log") as base:
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
-        page.goto(base + "/")
-        page.wait_for_selector("#model-status.ready")
-        page.fill("#plan-text", text)
-        page.click("#submit")
-        rows = page.locator("#breakdown tbody tr")
-        rows.first.wait_for()
+        rows = analyse(page, base, text)
         plan = httpx.post(f"{base}/v1/plans", json={"text": text, "doc": "plan"}, timeout=120).json()
         first, second = rows.nth(0), rows.nth(1)
 
@@ -166,9 +171,7 @@ def test_staff_correct_two_rows_save_and_the_corrections_stay(browser, tiny_mode
         page.locator("#breakdown tbody tr .corrected-mark").nth(1).wait_for()
 
         page.reload()
-        page.wait_for_selector("#model-status.ready")
-        page.fill("#plan-text", text)
-        page.click("#submit")
+        analyse(page, base, text)
         page.locator("#breakdown tbody tr .corrected-mark").nth(1).wait_for()
         assert page.locator("#breakdown tbody tr .corrected-mark").count() == 2
 
@@ -176,11 +179,7 @@ def test_staff_correct_two_rows_save_and_the_corrections_stay(browser, tiny_mode
         assert [c["text"] for c in stored] == [plan["clauses"][0]["text"], plan["clauses"][1]["text"]]
         assert added in stored[0]["categories"] and stored[1]["lead_departments"] == ["安全科"]
 
-        with page.expect_download() as download:
-            page.click("#download-xlsx")
-        saved = tmp_path / "corrected.xlsx"
-        download.value.save_as(saved)
-        sheet = load_workbook(io.BytesIO(saved.read_bytes())).worksheets[0]
+        sheet = download_xlsx(page, tmp_path / "corrected.xlsx")
         header = [cell.value for cell in sheet[1]]
         row1 = [cell.value for cell in sheet[2]]
         row2 = [cell.value for cell in sheet[3]]

@@ -303,6 +303,18 @@ def test_a_plan_that_is_a_bare_yishi_list():
     assert "全年重点抓好以下工作" in doc.preamble
 
 
+def test_items_numbered_without_punctuation_when_the_sequence_proves_it():
+    text = ("2023年工作要点\n一、深化教育改革\n1 推进学前教育普及普惠发展。\n3所幼儿园完成改扩建。\n"
+            "2 加强职业教育产教融合。\n二、强化保障\n1 落实教育经费投入。\n2 健全校园安全体系。\n"
+            "5万名学生受益。\n")
+    assert [(n, s[-1], t) for n, s, t in _numbers_sections_titles(text)] == [
+        ("1", "一、深化教育改革", "推进学前教育普及普惠发展"), ("2", "一、深化教育改革", "加强职业教育产教融合"),
+        ("1", "二、强化保障", "落实教育经费投入"), ("2", "二、强化保障", "健全校园安全体系")]
+    # a lone bare number proves nothing: "3要点" stays text of its item
+    doc = segment_text("工作计划\n一、总体要求\n3要点如下,推进学前教育。\n二、重点任务\n加强师德师风建设。\n", doc="x")
+    assert [c.number for c in doc.clauses] == ["一", "二"]
+
+
 def test_a_broken_workbook_or_an_empty_page_is_a_clear_error(tmp_path):
     with pytest.raises(InputFileError, match="plan.xlsx: not a readable .xlsx file"):
         segment_bytes(b"PK\x03\x04 not really a zip", "plan.xlsx")

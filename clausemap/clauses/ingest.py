@@ -15,21 +15,25 @@ SUFFIXES = (".txt", ".docx", ".pdf", ".html", ".htm", ".xlsx")
 
 def read_plan_file(path: str | Path) -> str:
     """The text of the plan at `path`; raises InputFileError naming the file."""
+    return decode_plan(read_file_bytes(path, SUFFIXES), str(path))
+
+
+def read_file_bytes(path: str | Path, suffixes: tuple[str, ...]) -> bytes:
+    """The bytes of a document with one of `suffixes`, at most MAX_BYTES; InputFileError naming the file."""
     path = Path(path)
-    if path.suffix.lower() not in SUFFIXES:
-        raise InputFileError(path, f"unknown extension {path.suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}")
+    if path.suffix.lower() not in suffixes:
+        raise InputFileError(path, f"unknown extension {path.suffix or '(none)'!r}; expected one of {', '.join(suffixes)}")
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise InputFileError(path, f"file is {size / 1e6:.1f} MB, over the 10 MB limit")
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputFileError(path, "no such file") from None
     except IsADirectoryError:
         raise InputFileError(path, "is a directory, not a file") from None
     except PermissionError:
         raise InputFileError(path, "permission denied") from None
-    return decode_plan(data, str(path))
 
 
 def decode_plan(data: bytes, filename: str) -> str:
@@ -41,7 +45,7 @@ def decode_plan(data: bytes, filename: str) -> str:
         raise InputFileError(filename, f"file is {len(data) / 1e6:.1f} MB, over the 10 MB limit")
     if not data.strip():
         raise InputFileError(filename, "file is empty")
-    reader = {".txt": _decode_text, ".docx": _read_docx, ".pdf": _read_pdf, ".html": _read_html,
+    reader = {".txt": decode_text, ".docx": _read_docx, ".pdf": _read_pdf, ".html": _read_html,
               ".htm": _read_html, ".xlsx": _read_xlsx}[suffix]
     text = reader(data, filename)
     if not text.strip():
@@ -49,7 +53,7 @@ def decode_plan(data: bytes, filename: str) -> str:
     return text
 
 
-def _decode_text(data: bytes, filename: str) -> str:
+def decode_text(data: bytes, filename: str) -> str:
     if b"\x00" in data[:8192]:
         raise InputFileError(filename, "binary file, not text")
     # UTF-8 first (with or without BOM); Chinese government sites also publish GB18030/GBK.
@@ -86,20 +90,22 @@ def _read_docx(data: bytes, filename: str) -> str:
 _HTML_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.IGNORECASE)
 
 
+def decode_html(data: bytes, filename: str) -> str:
+    """A web page's source as text: its declared charset, else UTF-8, else GB18030."""
+    declared = _HTML_CHARSET.search(data[:4096])
+    for encoding in ([declared.group(1).decode("ascii", "ignore")] if declared else []) + ["utf-8-sig", "gb18030"]:
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise InputFileError(filename, "cannot decode the page: not UTF-8, GB18030 or its declared charset")
+
+
 def _read_html(data: bytes, filename: str) -> str:
     """A web page's text: block elements (p, div, li, br, tr, h1…) end lines; script and style are dropped."""
     from html.parser import HTMLParser
 
-    declared = _HTML_CHARSET.search(data[:4096])
-    text = None
-    for encoding in ([declared.group(1).decode("ascii", "ignore")] if declared else []) + ["utf-8-sig", "gb18030"]:
-        try:
-            text = data.decode(encoding)
-            break
-        except (UnicodeDecodeError, LookupError):
-            continue
-    if text is None:
-        raise InputFileError(filename, "cannot decode the page: not UTF-8, GB18030 or its declared charset")
+    text = decode_html(data, filename)
 
     class Text(HTMLParser):
         BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "table",

@@ -4,7 +4,8 @@ Heading levels, outermost first: 一、 / (一) / 1. 1、 / (1) 1) / ①; an ite
 clause per part. A numbered line is only taken as an item when its number continues the sequence of its kind
 (restarts at 1, or follows the last one), so "2.5万" at the start of a wrapped line or a stray "3、" disclaimer
 is not an item. Dash bullets (——, —, -) are items under a numbered item or heading, numbered by their place;
-a plan whose items are lines starting 一是 / 二是 / … (in order) gives one clause per line. Every numbered leaf is
+a plan whose items are lines starting 一是 / 二是 / … (in order) gives one clause per line; items numbered without
+punctuation ("1加强…") count when their numbers run in sequence. Every numbered leaf is
 a clause; numbered lines with items under them are section headings.
 """
 
@@ -35,6 +36,9 @@ DASH_LEVEL = 5
 # A dash bullet: "——启动实施…", "—…", or "-" right before a Chinese character (not "- 2023-09-28 …" page lists).
 _DASH = re.compile(r"^(?:——|—|-(?=[\u4e00-\u9fff]))\s*")
 LIST_LEVEL = 6
+# "1加强党的建设" once the cleaner has dropped the space: a number right before the item's first character. Not
+# a quantity ("3所学校", "5万人"), and only taken when the numbers run in sequence (_bare_numbered).
+_BARE_NUMBER = re.compile(r"^(?P<n>\d{1,2})(?=[\u4e00-\u9fff])(?![年月日号时万亿千百个所名项次家条件人元岁天周季度倍批座台套类级期届点%])")
 _LINE_PART = re.compile(rf"^(?P<n>[{_CN}]{{1,3}})是\s*[,:]?\s*")
 _SUB_MARKER = re.compile(rf"(?:(?<=^)|(?<=[。;:,!?\s]))(?P<m>(?P<n>[{_CN}]{{1,3}})是)")
 _DETAILS_FOLLOW = re.compile(r"^(?:详情|全文|具体内容|原文|具体)如下[:：]?$")
@@ -110,14 +114,34 @@ def _unnumbered_marker(line: str, stack: list[_Node], last_number: dict[int, int
     return None
 
 
+def _bare_numbered(lines: list[tuple[int, str]]) -> set[int]:
+    """Offsets of lines numbered without punctuation ("1加强…", "2推进…") whose numbers prove it: they run
+    1, 2, 3… (at least two in a row; lines between them continue the items)."""
+    accepted: set[int] = set()
+    chain: list[tuple[int, int]] = []
+    for offset, line in lines + [(-1, "1终")]:  # the sentinel ends the last chain
+        match = _BARE_NUMBER.match(line)
+        if not match or _match_marker(line):
+            continue
+        value = int(match.group("n"))
+        if chain and value == chain[-1][1] + 1:
+            chain.append((offset, value))
+            continue
+        if len(chain) >= 2:
+            accepted.update(o for o, _ in chain)
+        chain = [(offset, value)] if value == 1 else []
+    return accepted
+
+
 def _build_tree(lines: list[tuple[int, str]]) -> tuple[_Node, list[str]]:
     """Nest numbered lines by level; unnumbered lines continue the item above them."""
     root = _Node(level=-1, marker="", number="", start=0)
     stack = [root]
     last_number: dict[int, int] = {}
     before_first_item: list[str] = []
+    bare = _bare_numbered(lines)
     for offset, line in lines:
-        found = _match_marker(line)
+        found = _match_marker(line) or ((2, _BARE_NUMBER.match(line)) if offset in bare else None)
         unnumbered = None if found else _unnumbered_marker(line, stack, last_number)
         if unnumbered:
             level, match, value, depth = unnumbered

@@ -123,6 +123,6 @@ def load_pipeline(settings: ServingSettings) -> ClausePipeline:
     from training.pipeline import load_pipeline as load
 
     pipeline = load(settings.model, catalogue=settings.catalogue, history=settings.history,
-                    fallback_history=settings.dataset)
+                    fallback_history=settings.dataset, runtime=settings.runtime)
     log.info("department history: %s (%d rows)", pipeline.history.source, len(pipeline.history.rows))
     return pipeline

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,8 @@ class ServingSettings(BaseSettings):
     keep_models: int = Field(3, ge=1, description="retrained models kept (the one being served is never removed)")
     feedback_db: Path = Field(default_factory=lambda: default_dataset().with_name("feedback.sqlite"),
                               description="SQLite database of staff corrections (/v1/feedback)")
+    runtime: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="bert models: auto serves the int8 ONNX export when the model has one, else PyTorch")
     max_batch_clauses: int = Field(64, gt=0, description="clauses of concurrent requests merged into one inference call")
     batch_wait_ms: float = Field(2.0, ge=0, description="how long the inference thread waits for requests to merge")
     api_key: SecretStr | None = Field(None, description="when set, every endpoint but the health checks needs it")

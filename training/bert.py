@@ -17,9 +17,10 @@ from clausemap.errors import InputFileError
 from training.data import Example, label_matrix
 from training.encoders import resolve_pretrained
 from training.artifact import ARTIFACT_FILE
-from training.inference import Predictor
+from training.inference import Predictor, Runtime
 from training.kinds import FitJob, ModelKind, ModelSection, register
 from training.metrics import decide, multilabel_report, tune_thresholds
+from training.onnx_export import OnnxModel, export_onnx, exported_file
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -52,6 +53,8 @@ class BertSection(ModelSection):
     max_length: int = Field(256, gt=8, le=512)
     # Train only the pooler and classifier on top of the frozen pretrained encoder.
     freeze_encoder: bool = False
+    # After training, also write an ONNX export and its int8 quantization, which the predictor then serves.
+    onnx: bool = True
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -191,52 +194,116 @@ def fit(job: FitJob) -> dict:
     if trainer.is_world_process_zero():
         trainer.model.save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
-    return {
+    details = {
         "base_model": model_cfg.pretrained or "random_init",
         "best_epoch_macro_f1": keep_best.best if keep_best.state is not None else None,
     }
+    if model_cfg.onnx and trainer.is_world_process_zero():
+        details["onnx"] = export_onnx(out_dir)
+    return details
 
 
 class BertPredictor(Predictor):
-    """A save_pretrained sequence classifier (sigmoid per label); transformers.pipeline loads it as well."""
+    """A save_pretrained sequence classifier (sigmoid per label); transformers.pipeline loads it as well.
 
-    def __init__(self, path: Path, meta):
+    Runs on ONNX Runtime with the artifact's int8 export when it has one (runtime "auto" or "onnx"), else on
+    PyTorch in fp32 (runtime "torch", or no export)."""
+
+    runtimes = ("onnx", "torch")
+
+    def __init__(self, path: Path, meta, runtime: Runtime = "auto"):
         super().__init__(path, meta)
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
-        self._torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForSequenceClassification.from_pretrained(path).eval()
-        model_labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        config = AutoConfig.from_pretrained(path)
+        model_labels = [config.id2label[i] for i in range(config.num_labels)]
         if model_labels != self.labels:
             raise InputFileError(path, f"model labels {model_labels} differ from {ARTIFACT_FILE} {self.labels}")
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.max_length = meta.max_length or BertSection.model_fields["max_length"].default
+        onnx_file = exported_file(path, meta.details) if runtime != "torch" else None
+        if runtime == "onnx" and onnx_file is None:
+            raise InputFileError(path, "no ONNX export in this model; add one with `clausemap export "
+                                       f"{path}`, or use the PyTorch runtime")
+        self.backend = _OnnxBackend(onnx_file) if onnx_file else _TorchBackend(path)
+
+    @property
+    def info(self) -> dict:
+        return {**super().info, "runtime": self.backend.name}
 
     def _encode(self, batch: list[str]):
-        return self.tokenizer(batch, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+        return self.tokenizer(batch, truncation=True, max_length=self.max_length, padding=True,
+                              return_tensors=self.backend.tensors)
 
     def _scores(self, batch: list[str]) -> np.ndarray:
-        with self._torch.inference_mode():
-            logits = self.model(**self._encode(batch)).logits
-            return self._torch.sigmoid(logits).numpy()
+        return _sigmoid(self.backend.logits(self._encode(batch)))
 
     def _embed(self, batch: list[str]) -> np.ndarray:
-        with self._torch.inference_mode():
-            inputs = self._encode(batch)
-            return self._mean_pooled(self.model.base_model(**inputs).last_hidden_state, inputs)
+        inputs = self._encode(batch)
+        return _mean_pooled(self.backend.states(inputs), inputs["attention_mask"])
 
     def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
         # One forward pass: the classifier's logits and the encoder's last hidden states together.
-        with self._torch.inference_mode():
-            inputs = self._encode(batch)
-            output = self.model(**inputs, output_hidden_states=True)
-            scores = self._torch.sigmoid(output.logits).numpy()
-            return np.concatenate([scores, self._mean_pooled(output.hidden_states[-1], inputs)], axis=1)
+        inputs = self._encode(batch)
+        logits, states = self.backend.logits_and_states(inputs)
+        return np.concatenate([_sigmoid(logits), _mean_pooled(states, inputs["attention_mask"])], axis=1)
 
-    def _mean_pooled(self, states, inputs) -> np.ndarray:
-        mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
-        return ((states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)).numpy()
+
+class _TorchBackend:
+    """The save_pretrained weights on PyTorch, fp32."""
+
+    name = "torch-fp32"
+    tensors = "pt"
+
+    def __init__(self, path: Path):
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        self._torch = torch
+        self.model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+
+    def logits(self, inputs) -> np.ndarray:
+        with self._torch.inference_mode():
+            return self.model(**inputs).logits.numpy()
+
+    def states(self, inputs) -> np.ndarray:
+        # The encoder alone: the classifier head is not needed for an embedding.
+        with self._torch.inference_mode():
+            return self.model.base_model(**inputs).last_hidden_state.numpy()
+
+    def logits_and_states(self, inputs) -> tuple[np.ndarray, np.ndarray]:
+        with self._torch.inference_mode():
+            output = self.model(**inputs, output_hidden_states=True)
+            return output.logits.numpy(), output.hidden_states[-1].numpy()
+
+
+class _OnnxBackend:
+    """The int8 ONNX export on ONNX Runtime: one graph gives logits and hidden states alike."""
+
+    name = "onnx-int8"
+    tensors = "np"
+
+    def __init__(self, path: Path):
+        self.model = OnnxModel(path)
+
+    def logits(self, inputs) -> np.ndarray:
+        return self.model.run(inputs)[0]
+
+    def states(self, inputs) -> np.ndarray:
+        return self.model.run(inputs)[1]
+
+    def logits_and_states(self, inputs) -> tuple[np.ndarray, np.ndarray]:
+        return self.model.run(inputs)
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-logits.astype(np.float32)))
+
+
+def _mean_pooled(states: np.ndarray, attention_mask) -> np.ndarray:
+    """Mean of the hidden states over the real tokens (padding left out)."""
+    mask = np.asarray(attention_mask, dtype=np.float32)[:, :, None]
+    return (states * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
 
 
 KIND = register(ModelKind(name="bert", section=BertSection, fit=fit, predictor=BertPredictor))

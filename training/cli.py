@@ -1,4 +1,4 @@
-"""Subcommands: models fetch, train, evaluate, cv. Heavy libraries are imported inside the handlers."""
+"""Subcommands: models fetch, train, evaluate, cv, export. Heavy libraries are imported inside the handlers."""
 
 from __future__ import annotations
 
@@ -109,6 +109,14 @@ def _cv(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from training.onnx_export import export_artifact
+
+    exported = export_artifact(args.model)
+    print(json.dumps({"model": args.model, **exported}, ensure_ascii=False))
+    return 0
+
+
 def _load_pipeline(model_dir, **options):
     from training.pipeline import load_pipeline
 
@@ -150,4 +158,9 @@ def register(subparsers) -> None:
     cv.add_argument("--report", metavar="FILE.md", help="also write a markdown report (pooled metrics, co-label rates)")
     cv.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
     cv.set_defaults(func=_cv)
+
+    export = subparsers.add_parser("export", help="add an ONNX export and its int8 quantization to a bert-kind model "
+                                                  "(training does this itself unless model.onnx is false)")
+    export.add_argument("model", help="artifact directory, e.g. models/m3e")
+    export.set_defaults(func=_export)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from clausemap.clauses.sentences import Sentence, split_sentences
 from training.artifact import ARTIFACT_FILE, ArtifactMeta, read_meta
 from training.kinds import get_kind
 from training.metrics import decide
+
+# Which engine runs a model that has a choice (bert: ONNX Runtime int8 when exported, else PyTorch fp32).
+Runtime = Literal["auto", "onnx", "torch"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class Predictor:
     meta: ArtifactMeta
     batch_size: int = 32
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # The runtimes a kind can be forced to (its __init__ then takes `runtime`); none: it has one way to run.
+    runtimes: ClassVar[tuple[str, ...]] = ()
 
     @property
     def labels(self) -> list[str]:
@@ -217,8 +223,10 @@ def read_artifact_meta(path: str | Path) -> ArtifactMeta:
     return read_meta(path)
 
 
-def load_predictor(path: str | Path) -> Predictor:
-    """The predictor for the artifact directory `path`, whatever its kind."""
+def load_predictor(path: str | Path, runtime: Runtime = "auto") -> Predictor:
+    """The predictor for the artifact directory `path`, whatever its kind. `runtime` forces the engine of a kind
+    that has a choice (bert: "onnx" or "torch"); kinds with one way to run ignore it."""
     path = Path(path)
     meta = read_meta(path)
-    return get_kind(meta.kind).predictor(path, meta)
+    predictor = get_kind(meta.kind).predictor
+    return predictor(path, meta, runtime=runtime) if predictor.runtimes else predictor(path, meta)

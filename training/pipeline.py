@@ -26,7 +26,7 @@ from labels.catalogue import Catalogue, find_catalogue
 from labels.taxonomy import Taxonomy, load_taxonomy
 from training.artifact import TAXONOMY_FILE
 from training.departments import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights, read_dataset_rows
-from training.inference import Evidence, Predictor
+from training.inference import Evidence, Predictor, Runtime
 
 # Optional files inside a model artifact. history.jsonl: dataset rows with departments the model was trained
 # alongside (without it, data/dataset.jsonl is the history); departments.yaml: the catalogue the model ships with.
@@ -143,18 +143,19 @@ def load_pipeline(
     catalogue: Catalogue | str | Path | None = None,
     history: Sequence[Mapping] | str | Path | None = None,
     fallback_history: str | Path | None = None,
+    runtime: Runtime = "auto",
 ) -> ClausePipeline:
     """Load the model artifact and fit the department suggester.
 
     catalogue: a Catalogue, a file path or a shipped id; default the artifact's departments.yaml, else
     labels/departments.yaml. history: dataset rows (or a JSONL path) with departments; default the artifact's
     history.jsonl, else `fallback_history` when that file exists, else none (catalogue-only suggestions). The
-    pipeline's `info["history"]` says which it was.
+    pipeline's `info["history"]` says which it was. runtime: training.inference.load_predictor's.
     """
     from training.inference import load_predictor
 
     model_dir = Path(model_dir)
-    predictor = load_predictor(model_dir)
+    predictor = load_predictor(model_dir, runtime)
     if catalogue is None and (model_dir / CATALOGUE_FILE).is_file():
         catalogue = model_dir / CATALOGUE_FILE
     if not isinstance(catalogue, Catalogue):

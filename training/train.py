@@ -115,7 +115,8 @@ def train(config: Config, output: str | Path, examples: list[Example] | None = N
         if oof:
             held_rows, scores = oof_rows, oof_scores
         elif held_rows:
-            scores = load_predictor(staging).predict_scores([ex.text for ex in held_rows])
+            # Thresholds come from the trained weights themselves (fp32), as for a model exported later on.
+            scores = load_predictor(staging, "torch").predict_scores([ex.text for ex in held_rows])
         if held_rows:
             gold = label_matrix(held_rows, labels)
             fallback_index = labels.index(fallback)
@@ -149,6 +150,6 @@ def out_of_fold_scores(config: Config, rows: list[Example], scratch: Path) -> tu
         fold_train = [ex for ex in rows if ex.doc != doc and ex.origin_doc != doc]
         print(f"[thresholds] out-of-fold: {doc} ({len(test)} rows) from {len(fold_train)} rows", file=sys.stderr)
         train(inner, scratch / "oof-model", examples=fold_train)
-        parts.append(load_predictor(scratch / "oof-model").predict_scores([ex.text for ex in test]))
+        parts.append(load_predictor(scratch / "oof-model", "torch").predict_scores([ex.text for ex in test]))
         scored += test
     return scored, np.concatenate(parts)

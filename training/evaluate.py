@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from clausemap.errors import ClausemapError
 from training.config import Config
 from training.data import Example, data_hash, label_matrix, load_examples, load_folds, real_only
-from training.inference import Predictor, load_predictor
+from training.inference import Predictor, Runtime, load_predictor
 from training.metrics import colabel_report, decide, multilabel_report
 
 
@@ -46,8 +47,11 @@ def evaluate_file(model_dir: str | Path, data_path: str | Path) -> dict:
     return report
 
 
-def cross_validate(config: Config, log=None) -> dict:
-    """Train on all documents but one, test on that one, for every fold of the config's splits file."""
+def cross_validate(config: Config, log=None, runtimes: Sequence[Runtime] = ("auto",)) -> dict:
+    """Train on all documents but one, test on that one, for every fold of the config's splits file.
+
+    The figures are those of the first of `runtimes`; each further one scores the same fold models again, and
+    result["runtimes"] gives every runtime's macro-F1 and its decisions' agreement with the first's."""
     from training.train import config_examples, taxonomy_of, train
 
     log = log or sys.stderr
@@ -55,7 +59,8 @@ def cross_validate(config: Config, log=None) -> dict:
     labels = taxonomy.ids
     examples = config_examples(config, labels)
     folds = load_folds(config.resolve(config.data.splits), examples)
-    results, golds, preds, mistakes = [], [], [], []
+    results, golds, mistakes = [], [], []
+    preds: dict[str, list[np.ndarray]] = {runtime: [] for runtime in runtimes}
     for number, (name, test_docs) in enumerate(folds, start=1):
         # Written rows train every fold but the one testing the document they were edited from; only real
         # clauses are tested.
@@ -69,11 +74,12 @@ def cross_validate(config: Config, log=None) -> dict:
             started = time.perf_counter()
             train(config, Path(tmp) / "model", examples=train_rows)
             seconds = time.perf_counter() - started
-            predictor = load_predictor(Path(tmp) / "model")
-            gold, pred = predict_matrix(predictor, test_rows)
+            for runtime in runtimes:
+                gold, pred = predict_matrix(load_predictor(Path(tmp) / "model", runtime), test_rows)
+                preds[runtime].append(pred)
+        pred = preds[runtimes[0]][-1]
         report = multilabel_report(gold, pred, labels)
         golds.append(gold)
-        preds.append(pred)
         mistakes += [{"id": ex.id, "gold": _names(g, labels), "predicted": _names(p, labels)}
                      for ex, g, p in zip(test_rows, gold, pred) if (g != p).any()]
         results.append({"fold": name, "test_docs": test_docs, "n_train": len(train_rows), "n_test": len(test_rows),
@@ -82,9 +88,9 @@ def cross_validate(config: Config, log=None) -> dict:
         print(f"[cv {config.name}] fold {name}: macro-F1 {report['macro_f1']:.3f}, micro-F1 "
               f"{report['micro_f1']:.3f}, trained in {seconds:.0f}s", file=log, flush=True)
     macro = np.array([r["macro_f1"] for r in results])
-    gold_all, pred_all = np.concatenate(golds), np.concatenate(preds)
+    gold_all, pred_all = np.concatenate(golds), np.concatenate(preds[runtimes[0]])
     pooled = multilabel_report(gold_all, pred_all, labels)
-    return {
+    result = {
         "config": config.name,
         "data_hash": data_hash(examples),
         "n_real": len(real_only(examples)),
@@ -98,6 +104,20 @@ def cross_validate(config: Config, log=None) -> dict:
         "train_seconds_total": round(sum(r["train_seconds"] for r in results), 1),
         "mistakes": mistakes,  # every test clause whose predicted label set differs from its gold one
     }
+    if len(runtimes) > 1:
+        result["runtimes"] = {runtime: _runtime_summary(golds, preds[runtime], pred_all, labels)
+                              for runtime in runtimes}
+    return result
+
+
+def _runtime_summary(golds: list[np.ndarray], preds: list[np.ndarray], reference: np.ndarray,
+                     labels: list[str]) -> dict:
+    """One runtime's cv figures, and how often its clause × category decisions equal the reference runtime's."""
+    fold_macro = [multilabel_report(g, p, labels)["macro_f1"] for g, p in zip(golds, preds)]
+    pooled = np.concatenate(preds)
+    return {"macro_f1_mean": float(np.mean(fold_macro)), "fold_macro_f1": fold_macro,
+            "pooled_macro_f1": multilabel_report(np.concatenate(golds), pooled, labels)["macro_f1"],
+            "decision_agreement": float((pooled == reference).mean())}
 
 
 def _names(row: np.ndarray, labels: list[str]) -> list[str]:

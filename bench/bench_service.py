@@ -1,14 +1,18 @@
 """Benchmark the classification service against a bare `transformers.pipeline` on the same model and texts.
 
-    .venv/bin/python bench/bench_service.py [--model models/default] [--requests 60] [--rounds 3]
+    .venv/bin/python bench/bench_service.py [--model models/m3e] [--requests 60] [--rounds 3]
 
-Starts `clausemap serve` on a free local port (a real uvicorn process) and measures, per path:
+Starts `clausemap serve` on a free local port (a real uvicorn process) once per runtime: for a bert-kind model
+with an ONNX export, with CLAUSEMAP_RUNTIME=torch (PyTorch fp32) and =onnx (ONNX Runtime int8); for any other
+model once (the ONNX rows then read n/a). Measures, per path:
   service /v1/classify      1 clause per request, a batch of clauses per request, and 1 clause from concurrent clients;
   service /v1/plans         one whole seed plan uploaded per request (decode, segment, classify, suggest sections);
   transformers.pipeline     "text-classification" in this process on the same model and clause texts,
                             1 per call and batched (scores only: no thresholds, no department suggestions).
-The paths take turns over several rounds, so a load change on a shared machine hits them all alike.
-Prints clauses/s and p50/p95 latency per request. Request counts are bounded by --requests.
+The paths take turns over several rounds, so a load change on a shared machine hits them all alike. Prints the
+machine, the load average before and after, each service's time to /readyz 200 and resident memory (VmRSS of
+the uvicorn process after the run, and its peak VmHWM), then clauses/s and p50/p95 latency per request.
+Request counts are bounded by --requests.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +62,8 @@ class Measured:
         self.wall += time.perf_counter() - start
 
     def row(self) -> list[str]:
+        if not self.latencies:
+            return [self.name, str(self.per_call), "0", "n/a", "n/a", "n/a"]
         p95 = statistics.quantiles(self.latencies, n=20, method="inclusive")[18]
         return [
             self.name, str(self.per_call), str(len(self.latencies)),
@@ -69,7 +77,7 @@ def batches(texts: list[str], size: int, count: int) -> list[list[str]]:
 
 
 def service_paths(
-    client: httpx.Client, texts: list[str], plan: Path, n: int, batch: int, clients: int
+    client: httpx.Client, label: str, texts: list[str], plan: Path, n: int, batch: int, clients: int
 ) -> list[Measured]:
     def classify(chunk):
         def call():
@@ -85,10 +93,11 @@ def service_paths(
 
     singles = [classify(chunk) for chunk in batches(texts, 1, n)]
     return [
-        Measured("service /v1/classify", 1, singles),
-        Measured("service /v1/classify", batch, [classify(c) for c in batches(texts, batch, max(3, 2 * n // batch))]),
-        Measured(f"service /v1/classify, {clients} clients", 1, singles, workers=clients),
-        Measured(f"service /v1/plans (seed {plan.name[:3]})", clauses, [upload] * max(3, n // 10)),
+        Measured(f"service {label} /v1/classify", 1, singles),
+        Measured(f"service {label} /v1/classify", batch,
+                 [classify(c) for c in batches(texts, batch, max(3, 2 * n // batch))]),
+        Measured(f"service {label} /v1/classify, {clients} clients", 1, singles, workers=clients),
+        Measured(f"service {label} /v1/plans (seed {plan.name[:3]})", clauses, [upload] * max(3, n // 10)),
     ]
 
 
@@ -104,8 +113,8 @@ def transformers_paths(model: Path, texts: list[str], n: int, batch: int) -> lis
         truncation=True, max_length=int(meta.get("max_length", 256)),
     )  # fmt: skip
     return [
-        Measured("transformers.pipeline", 1, [lambda c=c: classifier(c[0]) for c in batches(texts, 1, n)]),
-        Measured("transformers.pipeline", batch,
+        Measured("transformers.pipeline fp32", 1, [lambda c=c: classifier(c[0]) for c in batches(texts, 1, n)]),
+        Measured("transformers.pipeline fp32", batch,
               [lambda c=c: classifier(c, batch_size=batch) for c in batches(texts, batch, max(3, 2 * n // batch))]),
     ]  # fmt: skip
 
@@ -117,35 +126,124 @@ def print_table(paths: list[Measured]) -> None:
         print("| " + " | ".join(path.row()) + " |")
 
 
+@dataclass
+class Service:
+    """One `clausemap serve` process: its runtime setting, what it reports serving, load time and memory."""
+
+    runtime: str
+    base: str = ""
+    serving: str = ""
+    ready_s: float = 0.0
+    pid: int | None = None
+
+
+def start_service(stack: ExitStack, model: Path, runtime: str) -> Service:
+    service = Service(runtime)
+    started = time.perf_counter()
+    service.base = stack.enter_context(running_service(model, env={"CLAUSEMAP_RUNTIME": runtime},
+                                                       args=("--log-level", "warning")))
+    service.ready_s = time.perf_counter() - started
+    service.pid = serve_pid(service.base)
+    info = httpx.get(f"{service.base}/v1/model", timeout=30).json()["info"]
+    service.serving = info.get("runtime") or info["kind"]
+    return service
+
+
+def serve_pid(base: str) -> int | None:
+    """The uvicorn process this one started for `base` (a child whose command line names its port)."""
+    port = base.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = _proc_status(int(entry.name)).get("PPid")
+        except OSError:
+            continue
+        if parent == str(os.getpid()) and b"serve" in argv and port.encode() in argv:
+            return int(entry.name)
+    return None
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+def memory_mib(pid: int | None) -> tuple[str, str]:
+    """(VmRSS, VmHWM) of the process in MiB, or n/a."""
+    try:
+        status = _proc_status(pid) if pid else {}
+    except OSError:
+        status = {}
+    return tuple(f"{int(status[key].split()[0]) / 1024:.0f}" if key in status else "n/a"
+                 for key in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+
+
+def machine() -> str:
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or "unknown CPU"
+    import onnxruntime
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"{cpu}, {cores} cores usable; Python {platform.python_version()}, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}")
+
+
+def load_average() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=default_model_dir())
     parser.add_argument("--requests", type=int, default=60, help="single-clause requests per path (default 60)")
-    parser.add_argument("--batch", type=int, default=16, help="clauses per batched request (default 16)")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
+    parser.add_argument("--batch", type=int, default=64, help="clauses per batched request (default 64)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--rounds", type=int, default=3, help="turns the paths take (default 3)")
     parser.add_argument("--plan", type=Path, default=SEEDS[0], help="plan sent to /v1/plans (default seed 000)")
     args = parser.parse_args()
     if not (args.model / "clausemap.json").is_file():
         sys.exit(f"no model at {args.model}: run `make model` or pass --model")
 
-    import torch
-
+    meta = json.loads((args.model / "clausemap.json").read_text(encoding="utf-8"))
+    has_onnx = meta.get("kind") == "bert" and "onnx" in meta.get("details", {})
+    runtimes = ["torch", "onnx"] if has_onnx else ["auto"]
     texts = [c.text for path in SEEDS for c in segment_file(path).clauses]
-    print(f"model {args.model}; {len(texts)} seed clauses, mean {statistics.mean(map(len, texts)):.0f} chars; "
-          f"{os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads; "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    with running_service(args.model, args=("--log-level", "warning")) as base, \
-            httpx.Client(base_url=base, timeout=600, limits=httpx.Limits(max_connections=args.clients)) as client:
-        print(f"model_version {client.get('/v1/model').json()['version']}")
-        paths = service_paths(client, texts, args.plan, args.requests, args.batch, args.clients)
-        paths += transformers_paths(args.model, texts, args.requests, args.batch)
+    print(f"machine: {machine()}")
+    print(f"model {args.model} ({meta.get('kind')}, version {meta.get('model_version')}); {len(texts)} seed clauses, "
+          f"mean {statistics.mean(map(len, texts)):.0f} chars")
+    print(f"load average before: {load_average()}")
+    with ExitStack() as stack:
+        services = [start_service(stack, args.model, runtime) for runtime in runtimes]
+        paths = transformers_paths(args.model, texts, args.requests, args.batch)
+        for service in services:
+            client = stack.enter_context(httpx.Client(base_url=service.base, timeout=600,
+                                                      limits=httpx.Limits(max_connections=args.clients)))
+            paths += service_paths(client, service.serving, texts, args.plan, args.requests, args.batch,
+                                   args.clients)
         for path in paths:  # warm-up: first calls pay for lazy initialisation
             path.calls[0]()
         for r in range(args.rounds):
             for path in paths:
                 path.run(path.calls[r :: args.rounds])
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+        memory = {service.runtime: memory_mib(service.pid) for service in services}
+    print(f"load average after: {load_average()}")
+    print()
+    print("| service (CLAUSEMAP_RUNTIME) | serving | start to /readyz 200 s | RSS MiB after the run | peak RSS MiB |")
+    print("|---|---|---:|---:|---:|")
+    for service in services:
+        rss, peak = memory[service.runtime]
+        print(f"| {service.runtime} | {service.serving} | {service.ready_s:.1f} | {rss} | {peak} |")
+    print()
+    if not has_onnx:  # rows that do not apply to this model, printed so tables of different models line up
+        paths += [Measured(f"service onnx-int8 {name}", per_call, [])
+                  for name, per_call in (("/v1/classify", 1), ("/v1/classify", args.batch),
+                                         (f"/v1/classify, {args.clients} clients", 1))]
     print_table(paths)
     return 0
 

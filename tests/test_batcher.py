@@ -78,3 +78,36 @@ def test_a_large_request_runs_alone_and_close_finishes_the_queue():
     batcher.close()
     assert len(big.result(timeout=10)) == 20 and small.result(timeout=10) == [("一条", 2)]
     assert 20 in recorder.calls
+
+
+
+def test_a_request_over_the_limits_is_refused_before_the_batcher(tiny_model_dir):
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+    from serving.settings import ServingSettings
+    from training.pipeline import load_pipeline
+
+    settings = ServingSettings(max_clauses=4, max_clause_chars=50, max_body_bytes=4000)
+    app = create_app(settings, pipeline=load_pipeline(tiny_model_dir))
+    registry = app.state.metrics.registry
+
+    def batched() -> tuple[float, float]:
+        """(inference calls the batcher ran, clauses in them), from the service's own metrics."""
+        return (registry.get_sample_value("clausemap_inference_batch_clauses_count") or 0.0,
+                registry.get_sample_value("clausemap_clauses_classified_total") or 0.0)
+
+    plan = "\n".join(f"{n}. 推进第{n}项工作，落实责任。" for n in range(1, 9))
+    with TestClient(app) as client:
+        too_many = client.post("/v1/classify", json={"clauses": ["加强教师队伍建设。"] * 5})
+        too_long = client.post("/v1/classify", json={"clauses": ["加强教师队伍建设。" * 6]})
+        too_big = client.post("/v1/classify", json={"clauses": ["校园安全" * 400]})
+        plan_too_long = client.post("/v1/plans", files={"file": ("plan.txt", plan.encode(), "text/plain")})
+        assert [too_many.status_code, too_long.status_code, too_big.status_code, plan_too_long.status_code] == \
+            [422, 422, 413, 422]
+        assert "CLAUSEMAP_MAX_CLAUSES" in too_many.json()["detail"]
+        assert "CLAUSEMAP_MAX_CLAUSE_CHARS" in too_long.json()["detail"]
+        assert batched() == (0, 0)  # none of them reached the batcher
+        within = client.post("/v1/classify", json={"clauses": ["加强教师队伍建设。"] * 4})
+        assert within.status_code == 200 and len(within.json()["results"]) == 4
+        assert batched() == (1, 4)

@@ -16,6 +16,7 @@ from clausemap.errors import ClausemapError
 COMMAND_MODULES = [
     "clausemap.clauses.cli",  # segment
     "labels.cli",  # label init/push/pull, data build
+    "labels.bureau_cli",  # catalogue init/list, history add
     "training.cli",  # models fetch, train, evaluate, cv
     "training.departments_cli",  # evaluate-departments
     "serving.cli",  # serve

@@ -25,3 +25,14 @@ def default_model_dir() -> Path:
 def default_dataset() -> Path:
     """The annotated dataset `clausemap data build` writes."""
     return PROJECT_ROOT / "data" / "dataset.jsonl"
+
+
+def catalogues_dir() -> Path:
+    """One department catalogue per bureau, <id>.yaml (CLAUSEMAP_CATALOGUES overrides labels/catalogues)."""
+    return Path(os.environ.get("CLAUSEMAP_CATALOGUES") or PROJECT_ROOT / "labels" / "catalogues")
+
+
+def bureau_history_dir() -> Path:
+    """Each bureau's own history, <catalogue id>.jsonl: the rows of its breakdown tables (CLAUSEMAP_BUREAU_HISTORY
+    overrides data/history)."""
+    return Path(os.environ.get("CLAUSEMAP_BUREAU_HISTORY") or PROJECT_ROOT / "data" / "history")

@@ -1,7 +1,8 @@
 """Department catalogues: the sections (科室) of one bureau, how plans write their names, and what they own.
 
-`load_catalogue()` reads labels/departments.yaml (承德市教育局); another bureau's file in the same format is
-loaded by path, or by its `id` when it lies next to the shipped one as labels/departments*.yaml.
+One file per bureau, `<id>.yaml`, in the catalogues folder (CLAUSEMAP_CATALOGUES, default labels/catalogues/, which
+ships 承德市教育局 as chengde.yaml). `find_catalogue()` takes a file path or an id; `clausemap catalogue init` writes
+a new bureau's file from its breakdown tables (labels.catalogue_init).
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from clausemap.errors import ClausemapError, InputFileError
 from clausemap.fileio import read_yaml
 from labels.taxonomy import Taxonomy, load_taxonomy
 
-DEFAULT_CATALOGUE = Path(__file__).with_name("departments.yaml")
+SHIPPED_CATALOGUES = Path(__file__).with_name("catalogues")
+DEFAULT_CATALOGUE = SHIPPED_CATALOGUES / "chengde.yaml"
+
+
+def catalogue_dirs() -> list[Path]:
+    """Where catalogues are looked up by id: CLAUSEMAP_CATALOGUES (where new bureaus are written), then the
+    shipped folder."""
+    from clausemap.paths import catalogues_dir
+
+    return list(dict.fromkeys([catalogues_dir(), SHIPPED_CATALOGUES]))
 
 
 def name_key(name: str) -> str:
@@ -100,19 +110,45 @@ def load_catalogue(path: str | Path | None = None, taxonomy: Taxonomy | None = N
 
 
 def find_catalogue(ref: str | Path | None = None) -> Catalogue:
-    """A catalogue named by a path, or by the `id` of a shipped labels/departments*.yaml; None: the default."""
+    """A catalogue named by a path, or by the id of a `<id>.yaml` in the catalogue folders; None: the default."""
     if ref is None or Path(ref).is_file() or Path(ref).suffix in (".yaml", ".yml") or "/" in str(ref):
         return load_catalogue(ref)
-    for path in sorted(DEFAULT_CATALOGUE.parent.glob("departments*.yaml")):
-        catalogue = load_catalogue(path)
-        if catalogue.id == str(ref):
-            return catalogue
-    known = ", ".join(shipped_catalogue_ids())
-    raise ClausemapError(f"no department catalogue {str(ref)!r}: give a file path or one of: {known}")
+    path = catalogue_path(str(ref))
+    if path is None:
+        raise ClausemapError(f"no department catalogue {str(ref)!r}: give a file path or one of: "
+                             f"{', '.join(catalogue_ids())}")
+    return load_catalogue(path)
 
 
-def shipped_catalogue_ids() -> list[str]:
-    return [load_catalogue(p).id for p in sorted(DEFAULT_CATALOGUE.parent.glob("departments*.yaml"))]
+def catalogue_path(catalogue_id: str) -> Path | None:
+    """The file of the catalogue with this id (the configured folder wins over the shipped one)."""
+    for folder in catalogue_dirs():
+        path = folder / f"{catalogue_id}.yaml"
+        if path.is_file():
+            return path
+    return None
+
+
+def catalogue_ids() -> list[str]:
+    """The ids of every catalogue in the catalogue folders, sorted."""
+    return sorted({p.stem for folder in catalogue_dirs() if folder.is_dir() for p in folder.glob("*.yaml")})
+
+
+def save_catalogue(catalogue: Catalogue, path: Path, header: str = "") -> Path:
+    """Write a catalogue as YAML (comment `header` on top); it reads back as the same catalogue."""
+    import yaml
+
+    data = catalogue.model_dump(mode="json")
+    data["departments"] = [{k: v for k, v in d.items() if v or k in ("aliases",)} for d in data["departments"]]
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120)
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(comment + text, encoding="utf-8")
+    except OSError as exc:
+        raise InputFileError(path, f"cannot write the catalogue: {exc.strerror}") from None
+    _load.cache_clear()
+    return path
 
 
 @lru_cache(maxsize=16)

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--project", required=True, metavar="NAME", help="the Label Studio project's title")
     common.add_argument(
-        "--catalogue", metavar="PATH_OR_ID", help="department catalogue (default: labels/departments.yaml)"
+        "--catalogue", metavar="PATH_OR_ID", help="department catalogue (default: labels/catalogues/chengde.yaml)"
     )
     common.add_argument("--studio-config", metavar="FILE", help="YAML file with url: and api_key: (env vars win)")
 
@@ -107,7 +107,7 @@ def register(subparsers) -> None:
                        help="staff corrections (default: CLAUSEMAP_FEEDBACK_DB, else feedback.sqlite beside --out)")
     build.add_argument("--no-feedback", action="store_true", help="leave staff corrections out")
     build.add_argument(
-        "--catalogue", metavar="PATH_OR_ID", help="department catalogue (default: labels/departments.yaml)"
+        "--catalogue", metavar="PATH_OR_ID", help="department catalogue (default: labels/catalogues/chengde.yaml)"
     )
     build.set_defaults(func=run_build)
 

@@ -30,10 +30,12 @@ MIGRATIONS = [
         cooperating_departments TEXT NOT NULL,
         doc TEXT, number TEXT, model_version TEXT, predicted TEXT, author TEXT, comment TEXT
     )""",
+    # 2: the bureau (catalogue id) whose sections a correction names; NULL: the service's default catalogue
+    "ALTER TABLE corrections ADD COLUMN catalogue TEXT",
 ]
 JSON_FIELDS = ("categories", "lead_departments", "cooperating_departments", "predicted")
 FIELDS = ("text", "categories", "lead_departments", "cooperating_departments", "doc", "number", "model_version",
-          "predicted", "author", "comment")
+          "predicted", "author", "comment", "catalogue")
 
 
 class FeedbackUnavailable(Exception):
@@ -169,6 +171,8 @@ def apply_corrections(rows: list[dict[str, Any]], corrections: list[dict[str, An
         fields = {"categories": list(item["categories"]), "departments": departments, "lead_departments": lead,
                   "source": "feedback", "feedback_id": item["id"], "corrected_by": item.get("author"),
                   "model_version": item.get("model_version")}
+        if item.get("catalogue"):  # its sections are that bureau's: labels.bureaus.belongs keeps it there
+            fields["bureau"] = item["catalogue"]
         row = by_text.get(item["text"])
         if row is not None:
             row.pop("sentences", None)

@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from clausemap.clauses.ingest import SUFFIXES as UPLOAD_SUFFIXES
+from clausemap.errors import ClausemapError
+from labels.bureaus import CATALOGUE_ID
 from serving import exports, results, schemas
 from serving.deps import Pipeline, Settings, require_api_key
 from serving.settings import ServingSettings
@@ -33,6 +35,17 @@ class ExportFormat(str, Enum):
 def require_json(request: Request) -> None:
     if _media_type(request) != "application/json":
         raise HTTPException(415, "send the request body as JSON with Content-Type: application/json")
+
+
+async def bureau_pipeline(pipeline, catalogue: str | None):
+    """The pipeline whose catalogue names a request's sections (fitting that bureau's suggester on its own history
+    the first time); 422 naming the known ids for an unknown one."""
+    if catalogue is None:
+        return pipeline
+    try:
+        return await run_in_threadpool(pipeline.for_catalogue, catalogue)
+    except ClausemapError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def check_limits(texts: list[str], settings: ServingSettings, what: str = "clauses") -> None:
@@ -60,11 +73,13 @@ async def classify(
     """Categories (all, with scores), labels and suggested sections for each clause text."""
     check_limits(body.clauses, settings)
     request.state.clauses = len(body.clauses)  # for the access log
-    outputs = await pipeline.classify_async(body.clauses)
+    bureau = await bureau_pipeline(pipeline, body.catalogue)
+    outputs = await pipeline.classify_async(body.clauses, body.catalogue)
     return schemas.ClassifyResponse(
         model_version=pipeline.model_version,
+        catalogue=bureau.catalogue.id,
         results=[
-            schemas.ClauseClassification(**results.classification(text, out, pipeline, settings))
+            schemas.ClauseClassification(**results.classification(text, out, bureau, settings))
             for text, out in zip(body.clauses, outputs, strict=True)
         ],
     )
@@ -82,6 +97,8 @@ PLAN_BODY = {
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "a .txt, .docx, .pdf, .html or .xlsx plan"},
                         "doc": {"type": "string", "description": "a name for the plan (default: the file name)"},
+                        "catalogue": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$",
+                                      "description": "the bureau's catalogue id (default: the service's)"},
                     },
                 }
             },
@@ -112,19 +129,21 @@ async def classify_plan(
     format: Annotated[ExportFormat, Query(description="json, or a csv/xlsx task-breakdown table")] = ExportFormat.json,
 ):
     """Segment a whole plan (JSON text or an uploaded file) into clauses and classify each one."""
-    document = await _segment_request(request)
+    document, catalogue = await _segment_request(request)
     if not document.clauses:
         raise HTTPException(422, "no numbered clauses found in the plan")
     check_limits([c.text for c in document.clauses], settings, what="clauses in the plan")
     request.state.clauses = len(document.clauses)
-    outputs = await pipeline.classify_async([c.text for c in document.clauses])
+    bureau = await bureau_pipeline(pipeline, catalogue)
+    outputs = await pipeline.classify_async([c.text for c in document.clauses], catalogue)
     clauses = [
-        results.plan_clause(c, out, pipeline, settings) for c, out in zip(document.clauses, outputs, strict=True)
+        results.plan_clause(c, out, bureau, settings) for c, out in zip(document.clauses, outputs, strict=True)
     ]
     corrections = await run_in_threadpool(_corrections_for, request, [c.text for c in clauses])
     clauses = [results.corrected(c, corrections[c.text]) if c.text in corrections else c for c in clauses]
     plan = schemas.PlanResponse(
         model_version=pipeline.model_version,
+        catalogue=bureau.catalogue.id,
         doc=document.doc,
         title=document.title,
         clauses=clauses,
@@ -145,6 +164,7 @@ async def classify_plan(
 
 
 async def _segment_request(request: Request):
+    """The plan's segmented document, and the catalogue id the request names (None: the default)."""
     from clausemap.clauses import segment_bytes, segment_text
 
     media_type = _media_type(request)
@@ -153,9 +173,9 @@ async def _segment_request(request: Request):
             plan = schemas.PlanRequest.model_validate_json(await request.body())
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False)) from None
-        return await run_in_threadpool(segment_text, plan.text, doc=plan.doc)
+        return await run_in_threadpool(segment_text, plan.text, doc=plan.doc), plan.catalogue
     if media_type == "multipart/form-data":
-        async with request.form(max_files=1, max_fields=4) as form:
+        async with request.form(max_files=1, max_fields=5) as form:
             upload = form.get("file")
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise HTTPException(422, "upload the plan as a file in the form field 'file'")
@@ -167,7 +187,11 @@ async def _segment_request(request: Request):
             data = await upload.read()
             doc = form.get("doc")
             doc = doc.strip() if isinstance(doc, str) and doc.strip() else None  # default: the file name
-            return await run_in_threadpool(segment_bytes, data, upload.filename, doc)
+            catalogue = form.get("catalogue")
+            catalogue = catalogue.strip() if isinstance(catalogue, str) and catalogue.strip() else None
+            if catalogue is not None and not CATALOGUE_ID.match(catalogue):
+                raise HTTPException(422, f"catalogue {catalogue!r}: an id is letters, digits, '-' or '_'")
+            return await run_in_threadpool(segment_bytes, data, upload.filename, doc), catalogue
     raise HTTPException(
         415, "send the plan as JSON {\"text\": ...} (application/json) or as a file upload (multipart/form-data)"
     )
@@ -186,9 +210,13 @@ async def taxonomy(pipeline: Pipeline) -> schemas.TaxonomyResponse:
 
 
 @router.get("/departments", response_model=schemas.DepartmentsResponse)
-async def departments(pipeline: Pipeline) -> schemas.DepartmentsResponse:
-    """The department catalogue the suggestions come from."""
-    catalogue = pipeline.catalogue
+async def departments(
+    pipeline: Pipeline,
+    catalogue: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]+$", max_length=64,
+                                           description="a bureau's catalogue id (default: the service's)")] = None,
+) -> schemas.DepartmentsResponse:
+    """The department catalogue the suggestions come from (the service's, or the bureau named)."""
+    catalogue = (await bureau_pipeline(pipeline, catalogue)).catalogue
     return schemas.DepartmentsResponse(
         id=catalogue.id,
         bureau=catalogue.bureau,

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from clausemap import __version__
 from clausemap.errors import ClausemapError
-from serving import api, contract, feedback_api, ml_backend, schemas
+from serving import api, bureaus_api, contract, feedback_api, ml_backend, schemas
 from labels.feedback import FeedbackStore
 from serving.deps import State, require_api_key
 from serving.limits import BodySizeLimit
@@ -62,6 +62,7 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
     _add_metrics_route(app, metrics)
     app.include_router(api.router)
     app.include_router(feedback_api.router)
+    app.include_router(bureaus_api.router)
     # Label Studio's ML backend protocol (/health, /setup, /predict, /webhook) sends the key as Basic auth.
     app.include_router(ml_backend.router, dependencies=[Depends(require_api_key)])
     # The page and its assets hold no data; browsers cannot add a key header when navigating to them.

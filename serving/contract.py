@@ -35,10 +35,11 @@ def _error(status: str) -> dict[str, Any]:
     return {"description": WHY.get(status, "error"), "content": {"application/json": {"schema": ERROR_REF}}}
 
 
-def contract_openapi(app: FastAPI, key_required: bool, vocabulary: tuple[list[str], list[str]] | None = None
-                     ) -> dict[str, Any]:
-    """`vocabulary`: the served model's category ids and the catalogue's section names (and aliases), which a
-    correction must use; without a loaded model the schema cannot name them."""
+def contract_openapi(app: FastAPI, key_required: bool, vocabulary: tuple[list[str], list[str]] | None = None,
+                     catalogues: list[str] | None = None) -> dict[str, Any]:
+    """`vocabulary`: the served model's category ids, which a correction must use, and the default catalogue's
+    section names (and aliases), listed in the description only: a correction may name another bureau's
+    catalogue, whose sections are other names. Without a loaded model the schema cannot name them."""
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -47,7 +48,10 @@ def contract_openapi(app: FastAPI, key_required: bool, vocabulary: tuple[list[st
         categories, sections = vocabulary
         correction["categories"]["items"]["enum"] = categories
         for key in ("lead_departments", "cooperating_departments"):
-            correction[key]["items"]["enum"] = sections
+            correction[key]["description"] = (f"{correction[key].get('description', '')}; names of the catalogue "
+                                              f"named in `catalogue`, by default: {'、'.join(sections)}")
+    if catalogues:
+        _name_catalogues(schema, catalogues)
     schemas["ErrorResponse"] = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
@@ -75,19 +79,41 @@ def contract_openapi(app: FastAPI, key_required: bool, vocabulary: tuple[list[st
     return schema
 
 
+def _name_catalogues(node: Any, ids: list[str]) -> None:
+    """Every `catalogue` field and parameter lists the catalogue ids the service knows (others are a 422)."""
+    if isinstance(node, dict):
+        targets = [node["properties"]["catalogue"]] if isinstance(node.get("properties"), dict) \
+            and "catalogue" in node["properties"] else []
+        if node.get("name") == "catalogue" and "schema" in node:
+            targets.append(node["schema"])
+        for target in targets:
+            for branch in target.get("anyOf", [target]):
+                if branch.get("type") == "string":
+                    branch["enum"] = ids
+        for value in node.values():
+            _name_catalogues(value, ids)
+    elif isinstance(node, list):
+        for value in node:
+            _name_catalogues(value, ids)
+
+
 def install(app: FastAPI, key_required: bool) -> None:
-    cache: dict[str | None, dict[str, Any]] = {}
+    cache: dict[Any, dict[str, Any]] = {}
 
     def openapi() -> dict[str, Any]:
+        from labels.catalogue import catalogue_ids
+
         pipeline = app.state.model.pipeline
-        version = pipeline.model_version if pipeline is not None else None
+        # A new bureau (POST /v1/catalogues) or a retrained model changes the schema.
+        version = (pipeline.model_version, tuple(catalogue_ids())) if pipeline is not None else None
         if version not in cache:
-            vocabulary = None
+            vocabulary, catalogues = None, None
             if pipeline is not None:
                 sections = [w for d in pipeline.catalogue.departments for w in (d.name, *d.aliases)]
                 vocabulary = (pipeline.taxonomy.ids, list(dict.fromkeys(sections)))
+                catalogues = list(dict.fromkeys([pipeline.catalogue.id, *version[1]]))
             cache.clear()
-            cache[version] = contract_openapi(app, key_required, vocabulary)
+            cache[version] = contract_openapi(app, key_required, vocabulary, catalogues)
         return cache[version]
 
     app.openapi = openapi

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from serving.api import ERRORS, require_json
+from serving.api import ERRORS, bureau_pipeline, require_json
 from serving.deps import Pipeline, Settings, require_api_key
 from labels.feedback import FeedbackStore, FeedbackUnavailable
-from serving.schemas import NonBlankText
+from serving.schemas import CatalogueId, NonBlankText
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"], dependencies=[Depends(require_api_key)],
                    responses=ERRORS)
@@ -34,6 +34,7 @@ class Correction(BaseModel):
     predicted: Predicted | None = None
     author: str | None = Field(None, max_length=200)
     comment: str | None = Field(None, max_length=2000)
+    catalogue: CatalogueId | None = None
 
 
 class FeedbackRequest(BaseModel):
@@ -77,11 +78,14 @@ def get_store(request: Request) -> FeedbackStore:
 Store = Annotated[FeedbackStore, Depends(get_store)]
 
 
-def _checked(corrections: list[Correction], pipeline) -> list[dict[str, Any]]:
-    """Corrections as stored: categories in taxonomy order, sections as catalogue names; 422 naming unknowns."""
-    taxonomy, catalogue = pipeline.taxonomy, pipeline.catalogue
+async def _checked(corrections: list[Correction], pipeline) -> list[dict[str, Any]]:
+    """Corrections as stored: categories in taxonomy order, sections as names of the catalogue each names (default:
+    the service's); 422 naming unknowns."""
+    taxonomy = pipeline.taxonomy
+    catalogues = {ref: (await bureau_pipeline(pipeline, ref)).catalogue for ref in {c.catalogue for c in corrections}}
     unknown_categories, unknown_sections, out = set(), set(), []
     for item in corrections:
+        catalogue = catalogues[item.catalogue]
         unknown_categories |= {c for c in item.categories if c not in taxonomy.ids}
         if taxonomy.fallback_id in item.categories and len(set(item.categories)) > 1:
             raise HTTPException(422, f"'{taxonomy.fallback_id}' is given only when no other category applies")
@@ -92,7 +96,7 @@ def _checked(corrections: list[Correction], pipeline) -> list[dict[str, Any]]:
             for written in row[key]:
                 name = catalogue.resolve(written)
                 if name is None:
-                    unknown_sections.add(written)
+                    unknown_sections.add(f"{written} ({catalogue.id})")
                 elif name not in names:
                     names.append(name)
             row[key] = names
@@ -101,7 +105,7 @@ def _checked(corrections: list[Correction], pipeline) -> list[dict[str, Any]]:
     if unknown_categories:
         problems.append(f"unknown categories {sorted(unknown_categories)} (known: {', '.join(taxonomy.ids)})")
     if unknown_sections:
-        problems.append(f"sections not in the catalogue {catalogue.id!r}: {sorted(unknown_sections)}")
+        problems.append(f"sections not in the catalogue: {sorted(unknown_sections)}")
     if problems:
         raise HTTPException(422, "; ".join(problems))
     return out
@@ -113,7 +117,7 @@ async def add_feedback(body: FeedbackRequest, pipeline: Pipeline, settings: Sett
     if len(body.corrections) > settings.max_clauses:
         raise HTTPException(422, f"{len(body.corrections)} corrections is over the limit of {settings.max_clauses} "
                                  "per request (CLAUSEMAP_MAX_CLAUSES)")
-    rows = _checked(body.corrections, pipeline)
+    rows = await _checked(body.corrections, pipeline)
     try:
         return FeedbackIds(ids=await run_in_threadpool(store.add, rows))
     except FeedbackUnavailable as exc:

@@ -34,7 +34,8 @@ class SerializedPipeline:
                  batch_wait_s: float = 0.002):
         self.pipeline = pipeline
         self.metrics = metrics
-        self._batcher = Batcher(pipeline.classify, max_clauses=max_batch, wait_s=batch_wait_s,
+        # The batcher's items are (text, catalogue id) pairs: requests for several bureaus share one model call.
+        self._batcher = Batcher(self._classify_items, max_clauses=max_batch, wait_s=batch_wait_s,
                                 on_batch=metrics.inference if metrics is not None else None)
 
     @property
@@ -57,16 +58,24 @@ class SerializedPipeline:
     def info(self) -> dict[str, Any]:
         return self.pipeline.info
 
-    def classify(self, texts: list[str]) -> list[ClauseResult]:
+    def for_catalogue(self, catalogue: str | None) -> ClausePipeline:
+        """The pipeline of another bureau's catalogue (fitting its suggester the first time): its `catalogue`
+        names the sections of results; classify through this wrapper with the id, so it runs on the one thread."""
+        return self.pipeline.for_catalogue(catalogue)
+
+    def classify(self, texts: list[str], catalogue: str | None = None) -> list[ClauseResult]:
         """For synchronous callers (e.g. a route run in the request thread pool)."""
-        return self._submit(texts).result()
+        return self._submit(texts, catalogue).result()
 
-    async def classify_async(self, texts: list[str]) -> list[ClauseResult]:
+    async def classify_async(self, texts: list[str], catalogue: str | None = None) -> list[ClauseResult]:
         """Awaits the inference thread, so the event loop keeps serving other requests meanwhile."""
-        return await asyncio.wrap_future(self._submit(texts))
+        return await asyncio.wrap_future(self._submit(texts, catalogue))
 
-    def _submit(self, texts: list[str]):
-        return self._batcher.submit(texts)
+    def _submit(self, texts: list[str], catalogue: str | None):
+        return self._batcher.submit([(text, catalogue) for text in texts])
+
+    def _classify_items(self, items: list[tuple[str, str | None]]) -> list[ClauseResult]:
+        return self.pipeline.classify_each([text for text, _ in items], [catalogue for _, catalogue in items])
 
     def close(self) -> None:
         """Let the inference thread finish what is queued, then end."""

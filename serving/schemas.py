@@ -16,6 +16,12 @@ class ErrorResponse(BaseModel):
 NON_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
 
 
+CatalogueId = Annotated[str, Field(
+    pattern=r"^[A-Za-z0-9_-]+$", max_length=64,
+    description="the bureau whose sections are suggested: a catalogue id from GET /v1/catalogues (default: the "
+                "service's catalogue)")]
+
+
 class ClassifyRequest(BaseModel):
     clauses: list[str] = Field(
         json_schema_extra={"items": NON_BLANK},
@@ -23,6 +29,7 @@ class ClassifyRequest(BaseModel):
         description="clause texts to classify",
         examples=[["推进学前教育普及普惠发展，新建改扩建公办幼儿园10所。"]],
     )
+    catalogue: CatalogueId | None = None
 
     @field_validator("clauses")
     @classmethod
@@ -46,6 +53,7 @@ NonBlankText = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": 
 class PlanRequest(BaseModel):
     text: NonBlankText = Field(description="the whole plan as plain text")
     doc: str = Field("plan", min_length=1, max_length=200, description="a name for the plan")
+    catalogue: CatalogueId | None = None
 
 
 class SentenceEvidence(BaseModel):
@@ -88,6 +96,7 @@ class ClauseClassification(BaseModel):
 
 class ClassifyResponse(BaseModel):
     model_version: str
+    catalogue: str = Field(description="the catalogue whose sections were suggested")
     results: list[ClauseClassification]
 
 
@@ -131,6 +140,7 @@ class PlanSummary(BaseModel):
 
 class PlanResponse(BaseModel):
     model_version: str
+    catalogue: str = Field(description="the catalogue whose sections were suggested")
     doc: str
     title: str
     clauses: list[PlanClause]
@@ -158,6 +168,23 @@ class CatalogueDepartment(BaseModel):
 class DepartmentsResponse(BaseModel):
     id: str
     bureau: str
+    departments: list[CatalogueDepartment]
+
+
+class CatalogueSummary(BaseModel):
+    id: str
+    bureau: str
+    sections: int = Field(description="sections (科室) in the catalogue")
+    history: int = Field(description="tasks of the bureau's breakdown tables its suggestions learn from")
+    default: bool = Field(description="the catalogue requests get when they name none")
+
+
+class CataloguesResponse(BaseModel):
+    catalogues: list[CatalogueSummary]
+
+
+class CatalogueCreated(CatalogueSummary):
+    tasks: int = Field(description="tasks read from the uploaded table")
     departments: list[CatalogueDepartment]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -51,3 +52,18 @@ def make_xlsx(text: str, path: Path) -> Path:
             book.active.append([line])
     book.save(path)
     return path
+
+
+def make_table_xlsx(rows: list[list], merges: list[str] = ()) -> bytes:
+    """A one-sheet workbook with these rows and merged ranges ("A1:F1")."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    for merge in merges:
+        sheet.merge_cells(merge)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -16,9 +16,10 @@ from serving.settings import ServingSettings  # noqa: E402
 
 KEY = "contract-key"
 # Schema-valid requests the service must still refuse, because no schema can say why (README, "API"):
-# a plan text with no numbered items, a labelling config that is not valid Label Studio XML, and a correction
-# giving the fallback category together with another.
-UNEXPRESSIBLE = {("POST", "/v1/plans"), ("POST", "/setup"), ("POST", "/predict"), ("POST", "/v1/feedback")}
+# a plan text with no numbered items, a labelling config that is not valid Label Studio XML, a correction
+# giving the fallback category together with another, and an uploaded file that holds no breakdown table.
+UNEXPRESSIBLE = {("POST", "/v1/plans"), ("POST", "/setup"), ("POST", "/predict"), ("POST", "/v1/feedback"),
+                 ("POST", "/v1/catalogues")}
 
 
 @pytest.fixture(scope="module")

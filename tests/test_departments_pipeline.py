@@ -107,7 +107,7 @@ def test_history_stored_in_the_artifact_is_used_by_default(model_dir):
 
 
 def test_catalogue_shipped_in_the_artifact_is_the_default(model_dir):
-    data = yaml.safe_load((PROJECT_ROOT / "labels" / "departments.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((PROJECT_ROOT / "labels" / "catalogues" / "chengde.yaml").read_text(encoding="utf-8"))
     data["id"] = "shipped-with-model"
     (model_dir / "departments.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     try:

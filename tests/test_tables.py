@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -13,6 +12,7 @@ from clausemap.clauses.table_write import write_table
 from clausemap.clauses.tables import decode_table, read_table
 from clausemap.errors import InputFileError
 from clausemap.paths import PROJECT_ROOT
+from tests.documents import make_table_xlsx
 
 SEED_000 = next((PROJECT_ROOT / "seeds").glob("000_*.txt"))
 
@@ -36,20 +36,6 @@ def test_seed_000_round_trip(seed_000, tmp_path, suffix):
     assert table.columns["lead"] == "牵头单位" and table.columns["cooperating"] == "配合单位"
 
 
-def _xlsx(rows: list[list], merges: list[str]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    for merge in merges:
-        sheet.merge_cells(merge)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 def test_xlsx_two_row_header_merged_cells_and_groups():
     rows = [
         ["某某区教育局2023年重点工作任务分解表", None, None, None, None, None],
@@ -69,7 +55,7 @@ def test_xlsx_two_row_header_merged_cells_and_groups():
     ]
     merges = ["A1:F1", "C2:D2", "A2:A3", "B2:B3", "E2:E3", "F2:F3", "A4:F4", "A7:F7",
               "A8:A9", "B8:B9", "E8:E9", "F8:F9", "A13:A14"]
-    table = decode_table(_xlsx(rows, merges), "区2023.xlsx")
+    table = decode_table(make_table_xlsx(rows, merges), "区2023.xlsx")
     items = {i.number: i for i in table.items}
     assert list(items) == ["1", "2", "3", "4—1", "4—2", "5—1", "5—2"]
     assert items["1"].lead_departments == ["党政办公室"]

@@ -187,3 +187,39 @@ def test_staff_correct_two_rows_save_and_the_corrections_stay(browser, tiny_mode
         assert names[added] in row1[header.index("类别")].split("、")
         assert row2[header.index("牵头科室")] == "安全科"
         page.close()
+
+
+def test_start_a_new_bureau_from_its_table_and_analyse_a_plan_for_it(browser, server, tmp_path):
+    from tests.test_bureaus import OTHER_SECTIONS, other_bureau_table
+
+    table = tmp_path / "去年任务分解.xlsx"
+    table.write_bytes(other_bureau_table())
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.goto(server + "/")
+    page.wait_for_selector("#model-status.ready")
+    page.wait_for_selector("#bureau option", state="attached")
+    assert page.locator("#bureau").input_value() == "chengde"  # the service's default first
+    page.click("#new-bureau summary")
+    page.fill("#bureau-name", "网页新区教育局")
+    page.set_input_files("#bureau-table", str(table))
+    page.click("#create-bureau")
+    page.wait_for_selector("#bureau-created:not(.hidden)")
+    assert "读入 7 条任务，5 个科室" in page.locator("#bureau-created").inner_text()
+    new_id = page.locator("#bureau").input_value()
+    assert new_id != "chengde" and "网页新区教育局" in page.locator("#bureau option:checked").inner_text()
+
+    page.fill("#plan-text", SEED_000.read_text(encoding="utf-8"))
+    page.click("#submit")
+    rows = page.locator("#breakdown tbody tr")
+    rows.first.wait_for()
+    # seed 000 states 承德's sections; where it states none, the suggestions are the new bureau's
+    plan = httpx.post(f"{server}/v1/plans", json={"text": SEED_000.read_text(encoding="utf-8"), "doc": "plan",
+                                                   "catalogue": new_id}, timeout=120).json()
+    assert plan["catalogue"] == new_id
+    suggested = {d["name"] for c in plan["clauses"] for d in c["departments"]}
+    assert suggested and suggested <= OTHER_SECTIONS
+    # the correction panel offers the new bureau's sections
+    rows.nth(0).locator("details.fix summary").click()
+    options = rows.nth(0).locator(".editor").inner_text()
+    assert all(name in options for name in OTHER_SECTIONS) and "规划财务科" not in options
+    page.close()

@@ -64,7 +64,9 @@ class ClassifyPipeline(Protocol):
     @property
     def info(self) -> dict[str, Any]: ...
 
-    def classify(self, texts: Sequence[str]) -> list[ClauseResult]: ...
+    def classify(self, texts: Sequence[str], catalogue: str | None = None) -> list[ClauseResult]: ...
+
+    def for_catalogue(self, catalogue: str | None) -> ClausePipeline: ...
 
 
 class ClausePipeline:
@@ -75,7 +77,7 @@ class ClausePipeline:
         self.suggester = suggester
         self.taxonomy = taxonomy
         self.history = history
-        self._others: dict[str, ClausePipeline] = {}
+        self._others: dict[str, tuple[tuple, ClausePipeline]] = {}  # catalogue id -> (version, pipeline)
         self._lock = threading.Lock()
 
     @property
@@ -100,33 +102,53 @@ class ClausePipeline:
         """The resolved training config of the model (retraining reuses it)."""
         return dict(self.predictor.meta.config)
 
-    def classify(self, texts: Sequence[str]) -> list[ClauseResult]:
+    def classify(self, texts: Sequence[str], catalogue: str | None = None) -> list[ClauseResult]:
+        """Categories and the sections of catalogue `catalogue` (an id; default: this pipeline's) for each text."""
+        texts = list(texts)
+        return self.classify_each(texts, [catalogue] * len(texts))
+
+    def classify_each(self, texts: Sequence[str], catalogues: Sequence[str | None]) -> list[ClauseResult]:
+        """Like `classify`, with a catalogue per text (requests of several bureaus merged into one batch): the
+        model runs once over all texts, each bureau's suggester over its own."""
         texts = list(texts)
         if not texts:
             return []
-        if self.suggester.history:  # similarity to past clauses needs the embeddings too
+        bureaus = {ref: self.for_catalogue(ref) for ref in dict.fromkeys(catalogues)}
+        if any(b.suggester.history for b in bureaus.values()):  # similarity to past clauses needs the embeddings
             predictions, embeddings = self.predictor.predict_and_embed(texts)
         else:
             predictions, embeddings = self.predictor.predict(texts), None
-        suggestions = self.suggester.suggest(texts, [p.scores for p in predictions], embeddings)
+        departments: list = [None] * len(texts)
+        for ref, bureau in bureaus.items():
+            rows = [i for i, c in enumerate(catalogues) if c == ref]
+            ranked = bureau.suggester.suggest([texts[i] for i in rows], [predictions[i].scores for i in rows],
+                                              embeddings[rows] if embeddings is not None else None)
+            for i, suggestions in zip(rows, ranked, strict=True):
+                departments[i] = suggestions
         return [
             ClauseResult(text, dict(p.scores), list(p.labels), ranked, dict(p.evidence))
-            for text, p, ranked in zip(texts, predictions, suggestions, strict=True)
+            for text, p, ranked in zip(texts, predictions, departments, strict=True)
         ]
 
     def for_catalogue(self, catalogue: Catalogue | str | Path | None) -> ClausePipeline:
-        """The same model with another bureau's catalogue (by object, path or id); built once per catalogue."""
+        """The same model with another bureau's catalogue (by object, path or id) and that bureau's history;
+        built once per catalogue, and again when its catalogue or history file has changed."""
         if catalogue is None:
             return self
         if not isinstance(catalogue, Catalogue):
             catalogue = find_catalogue(catalogue)
         if catalogue == self.catalogue:
             return self
+        from labels.bureaus import history_version
+
+        key = (catalogue.id, history_version(catalogue.id))
         with self._lock:
-            if catalogue.id not in self._others:
-                suggester = fit_suggester(catalogue, self.predictor, self.history)
-                self._others[catalogue.id] = ClausePipeline(self.predictor, suggester, self.taxonomy, self.history)
-            return self._others[catalogue.id]
+            built = self._others.get(catalogue.id)
+            if built is None or built[0] != key or built[1].catalogue != catalogue:
+                suggester = fit_suggester(catalogue, self.predictor, self.history, default=False)
+                built = (key, ClausePipeline(self.predictor, suggester, self.taxonomy, self.history))
+                self._others[catalogue.id] = built
+            return built[1]
 
 
 @dataclass(frozen=True)
@@ -147,8 +169,8 @@ def load_pipeline(
 ) -> ClausePipeline:
     """Load the model artifact and fit the department suggester.
 
-    catalogue: a Catalogue, a file path or a shipped id; default the artifact's departments.yaml, else
-    labels/departments.yaml. history: dataset rows (or a JSONL path) with departments; default the artifact's
+    catalogue: a Catalogue, a file path or a catalogue id; default the artifact's departments.yaml, else
+    labels/catalogues/chengde.yaml. history: dataset rows (or a JSONL path) with departments; default the artifact's
     history.jsonl, else `fallback_history` when that file exists, else none (catalogue-only suggestions). The
     pipeline's `info["history"]` says which it was. runtime: training.inference.load_predictor's.
     """
@@ -178,10 +200,23 @@ def model_taxonomy(model_dir: Path, predictor: Predictor) -> Taxonomy:
     return taxonomy
 
 
-def fit_suggester(catalogue: Catalogue, predictor: Predictor, history: History) -> DepartmentSuggester:
-    """A suggester over `catalogue` whose similarity uses the predictor's encoder."""
+def fit_suggester(catalogue: Catalogue, predictor: Predictor, history: History, default: bool = True
+                  ) -> DepartmentSuggester:
+    """A suggester over `catalogue` that learns from that bureau's history only, its similarity from the predictor's
+    encoder: the loaded rows that are the bureau's (labels.bureaus.belongs; rows of no known bureau count for the
+    `default` catalogue, the one the model was loaded with) and the bureau's own table history."""
+    from labels.bureaus import belongs, read_history
+
+    mine = [i for i, row in enumerate(history.rows) if belongs(row, catalogue, default)]
+    rows = [history.rows[i] for i in mine]
+    known = {row["text"] for row in rows}
+    own = [row for row in read_history(catalogue.id) if row["text"] not in known]
+    parts = [history.embeddings[mine]] if mine else []  # loaded rows come with their embeddings
+    if own:
+        parts.append(np.asarray(predictor.embed([row["text"] for row in own]), dtype=np.float32))
+    embeddings = np.concatenate(parts) if parts else None
     weights = SuggesterWeights(max_suggestions=MAX_SUGGESTIONS)
-    return DepartmentSuggester(catalogue, embed=predictor.embed, weights=weights).fit(history.rows, history.embeddings)
+    return DepartmentSuggester(catalogue, embed=predictor.embed, weights=weights).fit(rows + own, embeddings)
 
 
 def history_rows(model_dir: Path, history: Sequence[Mapping] | str | Path | None = None,

@@ -5,7 +5,8 @@ const $ = (id) => document.getElementById(id);
 
 // Staff corrections not saved yet: clause id -> {clause, categories, lead, cooperating}.
 const edits = new Map();
-let sections = [];   // catalogue section names, for the section pickers
+let sections = [];   // section names of the shown plan's catalogue, for the section pickers
+let sectionsOf = null;  // ... and that catalogue's id
 let categoryNames = {};
 let shownPlan = null;
 
@@ -31,13 +32,19 @@ function headers(extra = {}) {
   return key ? { ...extra, "X-API-Key": key } : extra;
 }
 
-// The request for the current input: the chosen file if any, else the pasted text.
+// The chosen bureau's catalogue id ("" until the list has loaded: the service's default).
+function bureau() {
+  return $("bureau").value;
+}
+
+// The request for the current input: the chosen file if any, else the pasted text; for the chosen bureau.
 function planRequest(format) {
   const url = format ? `/v1/plans?format=${format}` : "/v1/plans";
   const file = $("plan-file").files[0];
   if (file) {
     const form = new FormData();
     form.append("file", file);
+    if (bureau()) form.append("catalogue", bureau());
     return fetch(url, { method: "POST", headers: headers(), body: form });
   }
   const text = $("plan-text").value;
@@ -45,8 +52,47 @@ function planRequest(format) {
   return fetch(url, {
     method: "POST",
     headers: headers({ "Content-Type": "application/json" }),
-    body: JSON.stringify({ text, doc: "plan" }),
+    body: JSON.stringify({ text, doc: "plan", ...(bureau() ? { catalogue: bureau() } : {}) }),
   });
+}
+
+// The bureaus the service knows, into the picker; `select` picks one (a bureau just created).
+async function loadBureaus(select) {
+  const response = await fetch("/v1/catalogues", { headers: headers() });
+  if (!response.ok) throw await failure(response);
+  const picker = $("bureau");
+  const chosen = select || picker.value;
+  picker.replaceChildren(...(await response.json()).catalogues.map((c) =>
+    el("option", { value: c.id }, `${c.bureau}（${c.sections} 个科室，${c.history} 条历史任务）`)));
+  if (chosen) picker.value = chosen;
+}
+
+async function createBureau(event) {
+  event.preventDefault();
+  $("error").classList.add("hidden");
+  const form = new FormData();
+  form.append("bureau", $("bureau-name").value.trim());
+  form.append("file", $("bureau-table").files[0]);
+  $("create-bureau").disabled = true;
+  try {
+    const response = await fetch("/v1/catalogues", { method: "POST", headers: headers(), body: form });
+    if (!response.ok) throw await failure(response);
+    const created = await response.json();
+    await loadBureaus(created.id);
+    changeBureau();
+    $("bureau-created").textContent = `已创建 ${created.bureau}：读入 ${created.tasks} 条任务，${created.sections} 个科室` +
+      `（${created.departments.map((d) => d.name).join("、")}）。科室目录可在 labels/catalogues/${created.id}.yaml 中修改。`;
+    $("bureau-created").classList.remove("hidden");
+  } catch (error) {
+    showError(error);
+  } finally {
+    $("create-bureau").disabled = false;
+  }
+}
+
+// Another bureau: the shown table no longer answers the request.
+function changeBureau() {
+  setDownloads(false);
 }
 
 async function failure(response) {
@@ -231,11 +277,14 @@ function editor(clause, tr) {
   return el("div", { class: "editor" }, toggles, picker("lead", "牵头科室"), picker("cooperating", "配合科室"));
 }
 
+// The sections of the catalogue the shown plan was analysed with (its corrections name that bureau's sections).
 async function loadSections() {
-  if (sections.length) return;
-  const response = await fetch("/v1/departments", { headers: headers() });
+  if (sectionsOf === shownPlan.catalogue) return;
+  const response = await fetch(`/v1/departments?catalogue=${encodeURIComponent(shownPlan.catalogue)}`,
+    { headers: headers() });
   if (!response.ok) throw await failure(response);
   sections = (await response.json()).departments.map((d) => d.name);
+  sectionsOf = shownPlan.catalogue;
 }
 
 function updateSaveButton() {
@@ -248,7 +297,7 @@ async function saveCorrections() {
   const corrections = [...edits.values()].map(({ clause, categories, lead, cooperating }) => ({
     text: clause.text, categories: categories.length ? categories : ["other"],
     lead_departments: lead, cooperating_departments: cooperating.filter((d) => !lead.includes(d)),
-    doc: shownPlan.doc, number: clause.number, model_version: shownPlan.model_version,
+    doc: shownPlan.doc, number: clause.number, model_version: shownPlan.model_version, catalogue: shownPlan.catalogue,
     predicted: { categories: clause.labels, departments: [...clause.lead_departments, ...clause.cooperating_departments] },
   }));
   try {
@@ -326,6 +375,7 @@ async function checkModel() {
     status.textContent = response.ok ? `模型已就绪（${body.detail}）` : `模型${body.status === "loading" ? "加载中" : "不可用"}：${body.detail || ""}`;
     status.className = `status ${response.ok ? "ready" : body.status}`;
     if (body.status === "loading") setTimeout(checkModel, 2000);
+    if (response.ok) await loadBureaus().catch(showError);
   } catch (error) {
     status.textContent = "服务不可达";
     status.className = "status failed";
@@ -336,6 +386,8 @@ $("plan-form").addEventListener("submit", analyse);
 $("download-xlsx").addEventListener("click", () => download("xlsx"));
 $("download-csv").addEventListener("click", () => download("csv"));
 $("save-corrections").addEventListener("click", saveCorrections);
+$("bureau-form").addEventListener("submit", createBureau);
+$("bureau").addEventListener("change", changeBureau);
 window.addEventListener("beforeunload", (event) => { if (edits.size) event.preventDefault(); });
 
 // A new input invalidates the shown downloads until it is analysed.

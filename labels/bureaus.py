@@ -1,0 +1,152 @@
+"""Each bureau's own history: the tasks of its breakdown tables, with the sections that owned them.
+
+A bureau is its catalogue (labels/catalogues/<id>.yaml). Its history is
+- the rows of its breakdown tables, kept in <CLAUSEMAP_BUREAU_HISTORY>/<id>.jsonl (`clausemap history add`), and
+- the annotated dataset rows of its own plans: rows marked `bureau: <id>`, or rows of a document the catalogue
+  lists under `plans` (承德's seed 000).
+The department suggester of a catalogue learns from that history only, so one bureau's habits never leak into
+another's suggestions (`belongs`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clausemap.clauses.tables import TableItem
+from clausemap.errors import ClausemapError, InputFileError
+from clausemap.fileio import read_jsonl_objects
+from clausemap.paths import bureau_history_dir, catalogues_dir
+from labels.catalogue import Catalogue
+
+CATALOGUE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class CatalogueExists(ClausemapError):
+    """A new bureau's catalogue id is taken."""
+
+
+def belongs(row: Mapping, catalogue: Catalogue, default: bool = False) -> bool:
+    """Whether an annotated row is this bureau's: it says so, or it comes from one of the catalogue's plans. A row
+    of no known bureau (no `bureau`, a document no catalogue lists) counts for the `default` catalogue only."""
+    owner = row.get("bureau") or plan_owners().get(str(row.get("doc")))
+    if owner is None and row.get("doc") in catalogue.plans:
+        owner = catalogue.id  # a catalogue given by path, outside the catalogue folders
+    return owner == catalogue.id if owner else default
+
+
+def plan_owners() -> dict[str, str]:
+    """document id -> the id of the catalogue that lists it under `plans`, over every catalogue found."""
+    from labels.catalogue import catalogue_ids, find_catalogue
+
+    return {doc: c.id for c in map(find_catalogue, catalogue_ids()) for doc in c.plans}
+
+
+def history_path(catalogue_id: str) -> Path:
+    return bureau_history_dir() / f"{catalogue_id}.jsonl"
+
+
+def history_version(catalogue_id: str) -> float | None:
+    """When the bureau's history file last changed (None: it has none), so a service refits after `history add`."""
+    path = history_path(catalogue_id)
+    return path.stat().st_mtime if path.is_file() else None
+
+
+def read_history(catalogue_id: str) -> list[dict]:
+    """The rows `history add` stored for a bureau ([] when it has none yet)."""
+    path = history_path(catalogue_id)
+    if not path.is_file():
+        return []
+    rows = []
+    for number, row in read_jsonl_objects(path, "bureau history"):
+        if not isinstance(row.get("text"), str) or not isinstance(row.get("departments"), list):
+            raise InputFileError(path, "each line needs a 'text' and a list of 'departments'", number)
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class Added:
+    """What adding tables to a bureau's history did."""
+
+    added: int = 0  # new tasks
+    replaced: int = 0  # tasks whose text was there already (the newer table wins)
+    skipped: int = 0  # tasks naming no section of the catalogue
+    unknown: list[str] = field(default_factory=list)  # section names the catalogue does not know
+
+
+def history_rows(catalogue: Catalogue, items: Iterable[TableItem]) -> tuple[list[dict], Added]:
+    """Table tasks as history rows: sections in the catalogue's names, lead first; unknown names reported."""
+    rows, report = [], Added()
+    for item in items:
+        names = [(written, catalogue.resolve(written)) for written in item.departments]
+        report.unknown += [w for w, name in names if name is None and w not in report.unknown]
+        departments = list(dict.fromkeys(name for _, name in names if name))
+        lead = list(dict.fromkeys(n for n in (catalogue.resolve(w) for w in item.lead_departments) if n))
+        if not departments:
+            report.skipped += 1
+            continue
+        rows.append({
+            "id": f"{catalogue.id}:{item.id}", "doc": item.doc, "number": item.number, "section": item.section,
+            "text": item.text, "departments": lead + [d for d in departments if d not in lead],
+            "lead_departments": lead or departments[:1], "deadline": item.deadline, "bureau": catalogue.id,
+            "source": "table",
+        })
+    return rows, report
+
+
+def add_history(catalogue: Catalogue, items: Iterable[TableItem]) -> Added:
+    """Add table tasks to the bureau's history file; a task already there (same text) is replaced."""
+    new, report = history_rows(catalogue, items)
+    kept = {row["text"]: row for row in read_history(catalogue.id)}
+    for row in new:
+        if row["text"] in kept:
+            report.replaced += 1
+        else:
+            report.added += 1
+        kept[row["text"]] = row
+    path = history_path(catalogue.id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept.values()), encoding="utf-8")
+        tmp.replace(path)  # all or nothing: a crash mid-write never leaves half a history
+    except OSError as exc:
+        raise InputFileError(path, f"cannot write the history: {exc.strerror}") from None
+    return report
+
+
+def bureau_id(bureau: str) -> str:
+    """A stable id for a bureau name that has no Latin letters: "bureau-" and a short hash of the name."""
+    return "bureau-" + hashlib.sha1(bureau.strip().encode("utf-8")).hexdigest()[:8]
+
+
+def create_bureau(tables, bureau: str, catalogue_id: str | None, categorise, output: Path | None = None,
+                  force: bool = False, keep_history: bool = True):
+    """Write the catalogue made from `tables` (and keep them as its history); returns (catalogue, path, added)."""
+    from labels.catalogue import catalogue_path, save_catalogue
+    from labels.catalogue_init import init_catalogue
+
+    catalogue_id = catalogue_id or bureau_id(bureau)
+    if not CATALOGUE_ID.match(catalogue_id):
+        raise ClausemapError(f"catalogue id {catalogue_id!r}: use letters, digits, '-' or '_'")
+    if not bureau.strip():
+        raise ClausemapError("the bureau needs a name")
+    path = output or catalogues_dir() / f"{catalogue_id}.yaml"
+    existing = catalogue_path(catalogue_id)
+    if not force and (path.exists() or existing is not None):
+        raise CatalogueExists(f"catalogue {catalogue_id!r} exists ({existing or path}); choose another id or --force")
+    try:
+        catalogue = init_catalogue(tables, bureau.strip(), catalogue_id, categorise)
+    except ValueError as exc:
+        raise ClausemapError(f"{', '.join(t.source for t in tables)}: {exc}") from None
+    header = (f"Catalogue of {catalogue.bureau}, made by `clausemap catalogue init` from "
+              f"{', '.join(t.source for t in tables)}.\nCheck the names, merge or split sections, and edit each "
+              "responsibility line and its categories (labels/taxonomy.yaml ids, the one it leads first).")
+    save_catalogue(catalogue, path, header)
+    added = add_history(catalogue, [i for t in tables for i in t.items]) if keep_history else None
+    return catalogue, path, added

@@ -30,10 +30,13 @@ class CatalogueExists(ClausemapError):
     """A new bureau's catalogue id is taken."""
 
 
-def belongs(row: Mapping, catalogue: Catalogue, default: bool = False) -> bool:
+def belongs(row: Mapping, catalogue: Catalogue, default: bool = False, owners: Mapping[str, str] | None = None
+            ) -> bool:
     """Whether an annotated row is this bureau's: it says so, or it comes from one of the catalogue's plans. A row
-    of no known bureau (no `bureau`, a document no catalogue lists) counts for the `default` catalogue only."""
-    owner = row.get("bureau") or plan_owners().get(str(row.get("doc")))
+    of no known bureau (no `bureau`, a document no catalogue lists) counts for the `default` catalogue only.
+    `owners`: plan_owners(), when the caller asks about many rows."""
+    owners = plan_owners() if owners is None else owners
+    owner = row.get("bureau") or owners.get(str(row.get("doc")))
     if owner is None and row.get("doc") in catalogue.plans:
         owner = catalogue.id  # a catalogue given by path, outside the catalogue folders
     return owner == catalogue.id if owner else default

@@ -23,11 +23,11 @@ router = APIRouter(prefix="/v1/catalogues", tags=["bureaus"], dependencies=[Depe
 
 def _summary(catalogue, pipeline: SerializedPipeline) -> dict:
     """A catalogue's line in the listing; `history` counts what its suggester learns from (labels.bureaus)."""
-    from labels.bureaus import belongs, read_history
+    from labels.bureaus import belongs, plan_owners, read_history
 
     default = catalogue.id == pipeline.catalogue.id
-    loaded = pipeline.pipeline.history.rows
-    texts = {r["text"] for r in loaded if belongs(r, catalogue, default)}
+    owners = plan_owners()
+    texts = {r["text"] for r in pipeline.pipeline.history.rows if belongs(r, catalogue, default, owners)}
     texts.update(r["text"] for r in read_history(catalogue.id))
     return dict(id=catalogue.id, bureau=catalogue.bureau, sections=len(catalogue.departments), history=len(texts),
                 default=default)

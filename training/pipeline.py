@@ -205,9 +205,10 @@ def fit_suggester(catalogue: Catalogue, predictor: Predictor, history: History, 
     """A suggester over `catalogue` that learns from that bureau's history only, its similarity from the predictor's
     encoder: the loaded rows that are the bureau's (labels.bureaus.belongs; rows of no known bureau count for the
     `default` catalogue, the one the model was loaded with) and the bureau's own table history."""
-    from labels.bureaus import belongs, read_history
+    from labels.bureaus import belongs, plan_owners, read_history
 
-    mine = [i for i, row in enumerate(history.rows) if belongs(row, catalogue, default)]
+    owners = plan_owners()
+    mine = [i for i, row in enumerate(history.rows) if belongs(row, catalogue, default, owners)]
     rows = [history.rows[i] for i in mine]
     known = {row["text"] for row in rows}
     own = [row for row in read_history(catalogue.id) if row["text"] not in known]

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     init.add_argument("--bureau", required=True, help="the bureau's name, e.g. 某某区教育局")
     init.add_argument("--id", help="catalogue id: letters, digits, '-' or '_' (default: made from the name)")
     init.add_argument("--model", type=Path, default=None,
-                      help="model whose categories the sections' tasks get (default: %(default)s → models/default)")
+                      help="model whose categories the sections' tasks get (default: models/default)")
     init.add_argument("--output", type=Path, help="catalogue file (default: <catalogues folder>/<id>.yaml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing catalogue")
     init.add_argument("--no-history", action="store_true", help="do not keep the tables as the bureau's history")
@@ -78,7 +78,7 @@ def run_list(args) -> int:
     for catalogue_id in catalogue_ids():
         catalogue = find_catalogue(catalogue_id)
         print(f"{catalogue.id}\t{catalogue.bureau}\t{len(catalogue.departments)} sections\t"
-              f"{len(read_history(catalogue.id))} history tasks\t{catalogue_path(catalogue_id)}")
+              f"{len(read_history(catalogue.id))} tasks of table history\t{catalogue_path(catalogue_id)}")
     return 0
 
 

@@ -90,8 +90,9 @@ def test_history_add_and_no_leak_between_bureaus(tmp_path, tiny_model_dir, capsy
     assert any("similar to district-2023 item" in e for d in result.departments for e in d.evidence)
 
 
-def test_service_serves_two_bureaus_and_starts_a_new_one_from_a_table(tiny_model_dir):
-    with TestClient(create_app(ServingSettings(model=tiny_model_dir))) as client:
+def test_service_serves_two_bureaus_and_starts_a_new_one_from_a_table(tiny_model_dir, tmp_path):
+    settings = ServingSettings(model=tiny_model_dir, feedback_db=tmp_path / "feedback.sqlite")
+    with TestClient(create_app(settings)) as client:
         client.portal.call(client.app.state.model.wait)
         created = client.post("/v1/catalogues", data={"bureau": "新区教育局", "id": "newdistrict"},
                               files={"file": ("2023年任务分解.xlsx", other_bureau_table())})

@@ -132,6 +132,7 @@ def build(tmp_path, *extra) -> int:
             str(tmp_path / "ann"),
             "--out",
             str(tmp_path / "out" / "dataset.jsonl"),
+            "--no-feedback",  # these tests are about annotations; corrections other tests saved stay out
             *extra,
         ]
     )

@@ -178,3 +178,26 @@ def test_a_version_1_feedback_database_is_upgraded_and_corrections_keep_their_bu
     rows: list[dict] = []
     apply_corrections(rows, [old, new])
     assert "bureau" not in rows[0] and rows[1]["bureau"] == "district"
+
+
+def test_evaluate_departments_on_a_table_gives_a_cold_start_curve(seed_table, tiny_model_dir, capsys):
+    assert main(["evaluate-departments", "--table", str(seed_table), "--model", str(tiny_model_dir), "--json"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert [p["history"] for p in made["curve"]] == [5, 10, 20, 28]  # no catalogue without history
+    assert made["n"] == 29 and made["recall_at_3"] == made["curve"][-1]["recall_at_3"]
+    assert all(0 <= p["recall_at_3"] <= 1 and 0 <= p["lead_accuracy"] <= 1 for p in made["curve"])
+    # more history helps a catalogue made from it: the whole year beats five tasks
+    assert made["curve"][-1]["recall_at_3"] > made["curve"][0]["recall_at_3"]
+
+    assert main(["evaluate-departments", "--table", str(seed_table), "--model", str(tiny_model_dir),
+                 "--catalogue", "chengde", "--json"]) == 0
+    given = json.loads(capsys.readouterr().out)
+    assert [p["history"] for p in given["curve"]][0] == 0 and "catalogue_only" in given
+
+
+def test_evaluate_departments_table_naming_no_known_section_is_an_error(tmp_path, tiny_model_dir, capsys):
+    table = tmp_path / "other.xlsx"
+    table.write_bytes(other_bureau_table())
+    assert main(["evaluate-departments", "--table", str(table), "--model", str(tiny_model_dir),
+                 "--catalogue", "chengde"]) == 2
+    assert "other.xlsx" in capsys.readouterr().err

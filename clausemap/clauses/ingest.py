@@ -36,15 +36,22 @@ def read_file_bytes(path: str | Path, suffixes: tuple[str, ...]) -> bytes:
         raise InputFileError(path, "permission denied") from None
 
 
-def decode_plan(data: bytes, filename: str) -> str:
-    """Extract text from the bytes of an uploaded or read file; the suffix of `filename` picks the format."""
+def check_document(data: bytes, filename: str, suffixes: tuple[str, ...]) -> str:
+    """The suffix of a document's name, once it is one of `suffixes` and the bytes are not empty nor over
+    MAX_BYTES; InputFileError naming the file otherwise."""
     suffix = Path(filename).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise InputFileError(filename, f"unknown extension {suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}")
+    if suffix not in suffixes:
+        raise InputFileError(filename, f"unknown extension {suffix or '(none)'!r}; expected one of {', '.join(suffixes)}")
     if len(data) > MAX_BYTES:
         raise InputFileError(filename, f"file is {len(data) / 1e6:.1f} MB, over the 10 MB limit")
     if not data.strip():
         raise InputFileError(filename, "file is empty")
+    return suffix
+
+
+def decode_plan(data: bytes, filename: str) -> str:
+    """Extract text from the bytes of an uploaded or read file; the suffix of `filename` picks the format."""
+    suffix = check_document(data, filename, SUFFIXES)
     reader = {".txt": decode_text, ".docx": _read_docx, ".pdf": _read_pdf, ".html": _read_html,
               ".htm": _read_html, ".xlsx": _read_xlsx}[suffix]
     text = reader(data, filename)
@@ -73,13 +80,29 @@ def _looks_like_text(text: str) -> bool:
     return controls <= max(2, len(text) // 200)
 
 
-def _read_docx(data: bytes, filename: str) -> str:
+def open_docx(data: bytes, filename: str):
+    """A python-docx Document of the bytes; InputFileError naming the file when they are not a .docx."""
     import docx  # python-docx
 
     try:
-        document = docx.Document(io.BytesIO(data))
+        return docx.Document(io.BytesIO(data))
     except Exception as exc:  # PackageNotFoundError, zipfile.BadZipFile, lxml errors: they vary by version
         raise InputFileError(filename, f"not a readable .docx file ({type(exc).__name__})") from None
+
+
+def open_workbook(data: bytes, filename: str, read_only: bool = True):
+    """An openpyxl workbook of the bytes (cell values, not formulas); InputFileError naming the file when they are
+    not a .xlsx. `read_only=False` loads the full model, which knows the merged ranges."""
+    from openpyxl import load_workbook
+
+    try:
+        return load_workbook(io.BytesIO(data), read_only=read_only, data_only=True)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException: they vary by version
+        raise InputFileError(filename, f"not a readable .xlsx file ({type(exc).__name__})") from None
+
+
+def _read_docx(data: bytes, filename: str) -> str:
+    document = open_docx(data, filename)
     lines = [p.text for p in document.paragraphs]
     for table in document.tables:  # some bureaus publish the plan as a table
         for row in table.rows:
@@ -140,12 +163,7 @@ def _read_html(data: bytes, filename: str) -> str:
 
 def _read_xlsx(data: bytes, filename: str) -> str:
     """A workbook's text, a line per row (its non-empty cells joined by a space), sheet after sheet."""
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException: they vary by version
-        raise InputFileError(filename, f"not a readable .xlsx file ({type(exc).__name__})") from None
+    book = open_workbook(data, filename)
     lines = []
     for sheet in book.worksheets:
         for row in sheet.iter_rows(values_only=True):

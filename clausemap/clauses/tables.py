@@ -24,7 +24,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from clausemap.clauses.clean import normalise, to_simplified
-from clausemap.clauses.ingest import decode_html, decode_text, read_file_bytes
+from clausemap.clauses.ingest import (check_document, decode_html, decode_text, open_docx, open_workbook,
+                                      read_file_bytes)
 from clausemap.clauses.model import Clause
 from clausemap.clauses.notes import extract_departments, split_names
 from clausemap.clauses.segment import first_sentence
@@ -79,12 +80,7 @@ def read_table(path: str | Path) -> BreakdownTable:
 
 def decode_table(data: bytes, filename: str, doc: str | None = None) -> BreakdownTable:
     """The first table in the file's bytes whose header names a task and a department column."""
-    suffix = Path(filename).suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise InputFileError(filename, f"unknown extension {suffix or '(none)'!r}; a breakdown table is one of "
-                                       f"{', '.join(TABLE_SUFFIXES)}")
-    if not data.strip():
-        raise InputFileError(filename, "file is empty")
+    suffix = check_document(data, filename, TABLE_SUFFIXES)
     reader = {".xlsx": _xlsx_grids, ".csv": _csv_grids, ".docx": _docx_grids, ".html": _html_grids,
               ".htm": _html_grids}[suffix]
     grids = reader(data, filename)
@@ -132,12 +128,7 @@ def _cell_text(raw: str) -> str:
 
 
 def _xlsx_grids(data: bytes, filename: str) -> list[tuple[str, list[list]]]:
-    from openpyxl import load_workbook
-
-    try:  # not read_only: merged ranges are only known in the full model
-        book = load_workbook(io.BytesIO(data), data_only=True)
-    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException: they vary by version
-        raise InputFileError(filename, f"not a readable .xlsx file ({type(exc).__name__})") from None
+    book = open_workbook(data, filename, read_only=False)  # merged ranges are only known in the full model
     grids = []
     for sheet in book.worksheets:
         grid = [list(row) for row in sheet.iter_rows(values_only=True)]
@@ -158,12 +149,7 @@ def _csv_grids(data: bytes, filename: str) -> list[tuple[str, list[list]]]:
 
 
 def _docx_grids(data: bytes, filename: str) -> list[tuple[str, list[list]]]:
-    import docx  # python-docx
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # PackageNotFoundError, zipfile.BadZipFile, lxml errors: they vary by version
-        raise InputFileError(filename, f"not a readable .docx file ({type(exc).__name__})") from None
+    document = open_docx(data, filename)
     # python-docx gives a merged cell once per grid column and row it covers, which is the fill we want.
     return [(f"table {i}", [[cell.text for cell in row.cells] for row in table.rows])
             for i, table in enumerate(document.tables, start=1)]

@@ -21,9 +21,9 @@ from clausemap.clauses.tables import TableItem
 from clausemap.errors import ClausemapError, InputFileError
 from clausemap.fileio import read_jsonl_objects
 from clausemap.paths import bureau_history_dir, catalogues_dir
-from labels.catalogue import Catalogue
+from labels.catalogue import CATALOGUE_ID_PATTERN, Catalogue
 
-CATALOGUE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+CATALOGUE_ID = re.compile(CATALOGUE_ID_PATTERN)
 
 
 class CatalogueExists(ClausemapError):

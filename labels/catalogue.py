@@ -18,6 +18,8 @@ from clausemap.fileio import read_yaml
 from labels.taxonomy import Taxonomy, load_taxonomy
 
 SHIPPED_CATALOGUES = Path(__file__).with_name("catalogues")
+# A catalogue id: its file name in the catalogue folders, and what requests name a bureau by.
+CATALOGUE_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 DEFAULT_CATALOGUE = SHIPPED_CATALOGUES / "chengde.yaml"
 
 
@@ -57,7 +59,7 @@ class Department(BaseModel):
 class Catalogue(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    id: str = Field(pattern=CATALOGUE_ID_PATTERN)
     bureau: str = Field(min_length=1)
     plans: dict[str, str] = {}
     departments: tuple[Department, ...] = Field(min_length=1)

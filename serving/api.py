@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from clausemap.clauses.ingest import SUFFIXES as UPLOAD_SUFFIXES
 from clausemap.errors import ClausemapError
 from labels.bureaus import CATALOGUE_ID
+from labels.catalogue import CATALOGUE_ID_PATTERN
 from serving import exports, results, schemas
 from serving.deps import Pipeline, Settings, require_api_key
 from serving.settings import ServingSettings
@@ -33,7 +34,7 @@ class ExportFormat(str, Enum):
 
 
 def require_json(request: Request) -> None:
-    if _media_type(request) != "application/json":
+    if media_type(request) != "application/json":
         raise HTTPException(415, "send the request body as JSON with Content-Type: application/json")
 
 
@@ -97,7 +98,7 @@ PLAN_BODY = {
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "a .txt, .docx, .pdf, .html or .xlsx plan"},
                         "doc": {"type": "string", "description": "a name for the plan (default: the file name)"},
-                        "catalogue": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$",
+                        "catalogue": {"type": "string", "pattern": CATALOGUE_ID_PATTERN,
                                       "description": "the bureau's catalogue id (default: the service's)"},
                     },
                 }
@@ -167,38 +168,44 @@ async def _segment_request(request: Request):
     """The plan's segmented document, and the catalogue id the request names (None: the default)."""
     from clausemap.clauses import segment_bytes, segment_text
 
-    media_type = _media_type(request)
-    if media_type == "application/json":
+    kind = media_type(request)
+    if kind == "application/json":
         try:
             plan = schemas.PlanRequest.model_validate_json(await request.body())
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False)) from None
         return await run_in_threadpool(segment_text, plan.text, doc=plan.doc), plan.catalogue
-    if media_type == "multipart/form-data":
+    if kind == "multipart/form-data":
         async with request.form(max_files=1, max_fields=5) as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile) or not upload.filename:
-                raise HTTPException(422, "upload the plan as a file in the form field 'file'")
-            suffix = Path(upload.filename).suffix.lower()
-            if suffix not in UPLOAD_SUFFIXES:
-                raise HTTPException(
-                    415, f"{upload.filename}: unsupported file type; upload one of {', '.join(UPLOAD_SUFFIXES)}"
-                )
-            data = await upload.read()
-            doc = form.get("doc")
-            doc = doc.strip() if isinstance(doc, str) and doc.strip() else None  # default: the file name
-            catalogue = form.get("catalogue")
-            catalogue = catalogue.strip() if isinstance(catalogue, str) and catalogue.strip() else None
+            filename, data = await uploaded_file(form, UPLOAD_SUFFIXES, "the plan")
+            doc = form_text(form, "doc")  # default: the file name
+            catalogue = form_text(form, "catalogue")
             if catalogue is not None and not CATALOGUE_ID.match(catalogue):
                 raise HTTPException(422, f"catalogue {catalogue!r}: an id is letters, digits, '-' or '_'")
-            return await run_in_threadpool(segment_bytes, data, upload.filename, doc), catalogue
+            return await run_in_threadpool(segment_bytes, data, filename, doc), catalogue
     raise HTTPException(
         415, "send the plan as JSON {\"text\": ...} (application/json) or as a file upload (multipart/form-data)"
     )
 
 
-def _media_type(request: Request) -> str:
+def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def uploaded_file(form, suffixes: tuple[str, ...], what: str) -> tuple[str, bytes]:
+    """(name, bytes) of the form's 'file'; 422 when there is none, 415 when its type is not one of `suffixes`."""
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise HTTPException(422, f"upload {what} as a file in the form field 'file'")
+    if Path(upload.filename).suffix.lower() not in suffixes:
+        raise HTTPException(415, f"{upload.filename}: unsupported file type; upload one of {', '.join(suffixes)}")
+    return upload.filename, await upload.read()
+
+
+def form_text(form, name: str) -> str | None:
+    """A form field's text, stripped; None when it is missing or blank."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 @router.get("/taxonomy", response_model=schemas.TaxonomyResponse)
@@ -212,7 +219,7 @@ async def taxonomy(pipeline: Pipeline) -> schemas.TaxonomyResponse:
 @router.get("/departments", response_model=schemas.DepartmentsResponse)
 async def departments(
     pipeline: Pipeline,
-    catalogue: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]+$", max_length=64,
+    catalogue: Annotated[str | None, Query(pattern=CATALOGUE_ID_PATTERN, max_length=64,
                                            description="a bureau's catalogue id (default: the service's)")] = None,
 ) -> schemas.DepartmentsResponse:
     """The department catalogue the suggestions come from (the service's, or the bureau named)."""

@@ -5,15 +5,13 @@ Requests name their bureau with `catalogue` (an id); serving.api.bureau_pipeline
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from clausemap.errors import ClausemapError
+from labels.catalogue import CATALOGUE_ID_PATTERN
 from serving import schemas
-from serving.api import ERRORS
+from serving.api import ERRORS, form_text, media_type, uploaded_file
 from serving.deps import Pipeline, require_api_key
 from serving.runtime import SerializedPipeline
 
@@ -21,12 +19,12 @@ router = APIRouter(prefix="/v1/catalogues", tags=["bureaus"], dependencies=[Depe
                    responses=ERRORS)
 
 
-def _summary(catalogue, pipeline: SerializedPipeline) -> dict:
-    """A catalogue's line in the listing; `history` counts what its suggester learns from (labels.bureaus)."""
-    from labels.bureaus import belongs, plan_owners, read_history
+def _summary(catalogue, pipeline: SerializedPipeline, owners: dict[str, str]) -> dict:
+    """A catalogue's line in the listing; `history` counts what its suggester learns from (labels.bureaus;
+    `owners`: plan_owners())."""
+    from labels.bureaus import belongs, read_history
 
     default = catalogue.id == pipeline.catalogue.id
-    owners = plan_owners()
     texts = {r["text"] for r in pipeline.pipeline.history.rows if belongs(r, catalogue, default, owners)}
     texts.update(r["text"] for r in read_history(catalogue.id))
     return dict(id=catalogue.id, bureau=catalogue.bureau, sections=len(catalogue.departments), history=len(texts),
@@ -36,12 +34,14 @@ def _summary(catalogue, pipeline: SerializedPipeline) -> dict:
 @router.get("", response_model=schemas.CataloguesResponse)
 async def list_catalogues(pipeline: Pipeline) -> schemas.CataloguesResponse:
     """Every bureau the service knows: the default one first, then the catalogue folders' (by id)."""
+    from labels.bureaus import plan_owners
     from labels.catalogue import catalogue_ids, find_catalogue
 
     def collect():
         default = pipeline.catalogue
         others = [find_catalogue(i) for i in catalogue_ids() if i != default.id]
-        return [schemas.CatalogueSummary(**_summary(c, pipeline)) for c in [default, *others]]
+        owners = plan_owners()
+        return [schemas.CatalogueSummary(**_summary(c, pipeline, owners)) for c in [default, *others]]
 
     return schemas.CataloguesResponse(catalogues=await run_in_threadpool(collect))
 
@@ -58,7 +58,7 @@ CREATE_BODY = {
                         "file": {"type": "string", "format": "binary",
                                  "description": "last year's breakdown table: .xlsx, .csv, .docx or .html"},
                         "bureau": {"type": "string", "minLength": 1, "description": "the bureau's name"},
-                        "id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$",
+                        "id": {"type": "string", "pattern": CATALOGUE_ID_PATTERN,
                                "description": "catalogue id (default: made from the name)"},
                     },
                 }
@@ -74,22 +74,15 @@ async def create_catalogue(request: Request, pipeline: Pipeline) -> schemas.Cata
     """Start a new bureau from its breakdown table: a catalogue of the sections it names (categories from the
     served model) and the table as the bureau's history. 409 when the id is taken."""
     from clausemap.clauses.tables import TABLE_SUFFIXES, decode_table
-    from labels.bureaus import CatalogueExists, create_bureau
+    from labels.bureaus import CatalogueExists, create_bureau, plan_owners
 
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
+    if media_type(request) != "multipart/form-data":
         raise HTTPException(415, "upload the table as multipart/form-data with fields 'file' and 'bureau'")
     async with request.form(max_files=1, max_fields=4) as form:
-        upload, bureau, catalogue_id = form.get("file"), form.get("bureau"), form.get("id")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise HTTPException(422, "upload the breakdown table as a file in the form field 'file'")
-        if Path(upload.filename).suffix.lower() not in TABLE_SUFFIXES:
-            raise HTTPException(415, f"{upload.filename}: unsupported file type; upload one of "
-                                     f"{', '.join(TABLE_SUFFIXES)}")
-        if not isinstance(bureau, str) or not bureau.strip():
+        filename, data = await uploaded_file(form, TABLE_SUFFIXES, "the breakdown table")
+        bureau, catalogue_id = form_text(form, "bureau"), form_text(form, "id")
+        if bureau is None:
             raise HTTPException(422, "name the bureau in the form field 'bureau'")
-        data = await upload.read()
-        filename = upload.filename
-    catalogue_id = catalogue_id.strip() if isinstance(catalogue_id, str) and catalogue_id.strip() else None
 
     def categorise(texts):
         return [list(r.labels) for r in pipeline.classify(list(texts))]
@@ -106,6 +99,6 @@ async def create_catalogue(request: Request, pipeline: Pipeline) -> schemas.Cata
     except ClausemapError as exc:
         raise HTTPException(422, str(exc)) from None
     return schemas.CatalogueCreated(
-        **_summary(catalogue, pipeline), tasks=len(table.items),
+        **_summary(catalogue, pipeline, plan_owners()), tasks=len(table.items),
         departments=[schemas.CatalogueDepartment(**d.model_dump(exclude={"keywords"})) for d in catalogue.departments],
     )

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
+from labels.catalogue import CATALOGUE_ID_PATTERN
+
 
 class ErrorResponse(BaseModel):
     detail: str = Field(description="what was wrong with the request, in one line")
@@ -17,7 +19,7 @@ NON_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
 
 
 CatalogueId = Annotated[str, Field(
-    pattern=r"^[A-Za-z0-9_-]+$", max_length=64,
+    pattern=CATALOGUE_ID_PATTERN, max_length=64,
     description="the bureau whose sections are suggested: a catalogue id from GET /v1/catalogues (default: the "
                 "service's catalogue)")]
 

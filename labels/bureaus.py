@@ -82,7 +82,7 @@ class Added:
     unknown: list[str] = field(default_factory=list)  # section names the catalogue does not know
 
 
-def history_rows(catalogue: Catalogue, items: Iterable[TableItem]) -> tuple[list[dict], Added]:
+def task_rows(catalogue: Catalogue, items: Iterable[TableItem]) -> tuple[list[dict], Added]:
     """Table tasks as history rows: sections in the catalogue's names, lead first; unknown names reported."""
     rows, report = [], Added()
     for item in items:
@@ -104,7 +104,7 @@ def history_rows(catalogue: Catalogue, items: Iterable[TableItem]) -> tuple[list
 
 def add_history(catalogue: Catalogue, items: Iterable[TableItem]) -> Added:
     """Add table tasks to the bureau's history file; a task already there (same text) is replaced."""
-    new, report = history_rows(catalogue, items)
+    new, report = task_rows(catalogue, items)
     kept = {row["text"]: row for row in read_history(catalogue.id)}
     for row in new:
         if row["text"] in kept:

@@ -98,7 +98,7 @@ def run_evaluate(args) -> int:
 def run_evaluate_table(args) -> int:
     from clausemap.clauses.tables import read_table
     from clausemap.paths import default_model_dir
-    from labels.bureaus import history_rows
+    from labels.bureaus import task_rows
     from labels.catalogue import find_catalogue
     from labels.catalogue_init import init_catalogue
     from training.inference import load_predictor
@@ -112,14 +112,14 @@ def run_evaluate_table(args) -> int:
     labels = {t: list(p.labels) for t, p in zip(texts, predictions, strict=True)}
     given = find_catalogue(args.catalogue) if args.catalogue else None
     names = given or init_catalogue([table], "evaluation", "evaluation", lambda ts: [labels[t] for t in ts])
-    rows, added = history_rows(names, table.items)
+    rows, added = task_rows(names, table.items)
     if added.unknown:
         print(f"note: sections not in catalogue {names.id} ignored: {'、'.join(added.unknown)}", file=sys.stderr)
     if len(rows) < 2:
         raise InputFileError(args.table, f"{len(rows)} task(s) name a section of the catalogue; need at least 2")
     scores = {t: dict(p.scores) for t, p in zip(texts, predictions, strict=True)}
     embeddings = predictor.embed([r["text"] for r in rows]) if args.model else None
-    report = evaluate_table(rows, [scores[r["text"]] for r in rows], labels, given,
+    report = evaluate_table(rows, [scores[r["text"]] for r in rows], labels, names, given,
                             predictor.embed if args.model else None, embeddings)
     report.update(table=str(args.table), categories=f"predicted by {predictor.model_version}",
                   similarity="model encoder" if args.model else "character n-grams")

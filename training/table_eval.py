@@ -22,15 +22,15 @@ CURVE_SIZES = (0, 5, 10, 20, 40, 80, 160)
 DRAWS = 5
 
 
-def evaluate_table(rows: list[dict], category_scores: list[dict], labels: dict[str, list[str]],
+def evaluate_table(rows: list[dict], category_scores: list[dict], labels: dict[str, list[str]], names,
                    catalogue=None, embed: Callable | None = None, embeddings: np.ndarray | None = None,
                    draws: int = DRAWS, seed: int = 13) -> dict:
-    """rows: the table's tasks as history rows (labels.bureaus.history_rows), sections in catalogue names.
-    labels: text -> predicted category ids (for making catalogues). Returns the report as a dict."""
+    """rows: the table's tasks as history rows (labels.bureaus.task_rows), sections in the names of the catalogue
+    `names` (the given `catalogue`, or one made from the whole table). labels: text -> predicted category ids (for
+    making catalogues). Returns the report as a dict."""
     from training.departments_cli import evaluate_without_history, ranking_metrics
 
     n = len(rows)
-    full = catalogue or _catalogue([rows[j] for j in range(n)], labels, rows)
     sizes = [k for k in CURVE_SIZES if k < n - 1 and (k > 0 or catalogue is not None)] + [n - 1]
     curve = []
     for k in sizes:
@@ -43,9 +43,9 @@ def evaluate_table(rows: list[dict], category_scores: list[dict], labels: dict[s
                 history = sorted(others[:k])
                 truth.append(rows[i])
                 ranked.append(_rank_held_out(i, history, rows, category_scores, labels, catalogue, embed, embeddings))
-        curve.append({"history": k, "draws": draws if k < n - 1 else 1, **asdict(ranking_metrics(truth, ranked, full))})
+        curve.append({"history": k, "draws": draws if k < n - 1 else 1, **asdict(ranking_metrics(truth, ranked, names))})
     report = {**{key: value for key, value in curve[-1].items() if key not in ("history", "draws")},
-              "curve": curve, "catalogue": full.id if catalogue is not None else "made from the history tasks"}
+              "curve": curve, "catalogue": catalogue.id if catalogue is not None else "made from the history tasks"}
     if catalogue is not None:
         report["catalogue_only"] = asdict(evaluate_without_history(rows, catalogue, category_scores))
     return report
@@ -54,21 +54,21 @@ def evaluate_table(rows: list[dict], category_scores: list[dict], labels: dict[s
 def _rank_held_out(i: int, history: Sequence[int], rows, category_scores, labels, catalogue, embed, embeddings):
     from training.departments import DepartmentSuggester
 
-    history_rows = [rows[j] for j in history]
-    fold_catalogue = catalogue or _catalogue(history_rows, labels, rows)
+    known = [rows[j] for j in history]
+    fold_catalogue = catalogue or _catalogue(known, labels)
     vectors = None if embeddings is None or not history else embeddings[list(history)]
-    suggester = DepartmentSuggester(fold_catalogue, embed=embed).fit(history_rows, vectors)
+    suggester = DepartmentSuggester(fold_catalogue, embed=embed).fit(known, vectors)
     held_out = None if embeddings is None else embeddings[i:i + 1]
     return suggester.suggest([rows[i]["text"]], [category_scores[i]], held_out)[0]
 
 
-def _catalogue(history_rows: list[dict], labels: dict[str, list[str]], all_rows: list[dict]):
-    """The catalogue `catalogue init` would make from these tasks (all of them when the history is empty)."""
+def _catalogue(history: list[dict], labels: dict[str, list[str]]):
+    """The catalogue `catalogue init` would make from these history tasks (never empty: k = 0 is skipped)."""
     from labels.catalogue_init import catalogue_from_items
 
-    items = [SimpleNamespace(**r) for r in (history_rows or all_rows)]
+    items = [SimpleNamespace(**r) for r in history]
     return catalogue_from_items(items, "evaluation", "evaluation", lambda texts: [labels[t] for t in texts],
-                                {r["doc"]: r["doc"] for r in all_rows})
+                                {r["doc"]: r["doc"] for r in history})
 
 
 def format_curve(report: dict, source: str) -> str:

@@ -132,7 +132,9 @@ class ClausePipeline:
 
     def for_catalogue(self, catalogue: Catalogue | str | Path | None) -> ClausePipeline:
         """The same model with another bureau's catalogue (by object, path or id) and that bureau's history;
-        built once per catalogue, and again when its catalogue or history file has changed."""
+        built once per catalogue, and again when its history file has changed or this process rewrote the
+        catalogue (labels.catalogue.save_catalogue). Catalogue files are read once per process (cached by path),
+        so one edited by hand counts after a restart."""
         if catalogue is None:
             return self
         if not isinstance(catalogue, Catalogue):

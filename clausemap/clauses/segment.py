@@ -117,20 +117,17 @@ def _unnumbered_marker(line: str, stack: list[_Node], last_number: dict[int, int
 def _bare_numbered(lines: list[tuple[int, str]]) -> set[int]:
     """Offsets of lines numbered without punctuation ("1加强…", "2推进…") whose numbers prove it: they run
     1, 2, 3… (at least two in a row; lines between them continue the items)."""
-    accepted: set[int] = set()
-    chain: list[tuple[int, int]] = []
-    for offset, line in lines + [(-1, "1终")]:  # the sentinel ends the last chain
+    chains: list[list[tuple[int, int]]] = [[]]  # runs of (offset, number); a number out of sequence ends one
+    for offset, line in lines:
         match = _BARE_NUMBER.match(line)
         if not match or _match_marker(line):
             continue
         value = int(match.group("n"))
-        if chain and value == chain[-1][1] + 1:
-            chain.append((offset, value))
-            continue
-        if len(chain) >= 2:
-            accepted.update(o for o, _ in chain)
-        chain = [(offset, value)] if value == 1 else []
-    return accepted
+        if chains[-1] and value == chains[-1][-1][1] + 1:
+            chains[-1].append((offset, value))
+        else:
+            chains.append([(offset, value)] if value == 1 else [])
+    return {offset for chain in chains if len(chain) >= 2 for offset, _ in chain}
 
 
 def _build_tree(lines: list[tuple[int, str]]) -> tuple[_Node, list[str]]:

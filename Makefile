@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Build the default model artifact once: fetch the pretrained encoder if the config needs it, then train.
-# CONFIG is the winner of bench/compare_models.py (see README): it trains in about a minute on a CPU and needs no
+# CONFIG is the winner of bench/compare_models.py (see docs/results.md): it trains in about a minute on a CPU and needs no
 # download. A fine-tuned BERT instead: make run CONFIG=configs/m3e-small.yaml MODEL=models/m3e
 model: install
 	@if test -f $(MODEL)/clausemap.json; then echo "$(MODEL) exists (delete it to retrain)"; else \

@@ -12,7 +12,7 @@ def register(subparsers) -> None:
         "serve",
         help="serve the HTTP API and the web page",
         description="Serve the classification API (/docs) and the web page (/) on a trained model. "
-        "Limits and the API key come from CLAUSEMAP_* environment variables (see README).",
+        "Limits and the API key come from CLAUSEMAP_* environment variables (see docs/settings.md).",
     )
     parser.add_argument(
         "--model", type=Path, default=None, help="model artifact (default: models/default, or CLAUSEMAP_MODEL)"

@@ -15,7 +15,7 @@ from serving.app import create_app  # noqa: E402
 from serving.settings import ServingSettings  # noqa: E402
 
 KEY = "contract-key"
-# Schema-valid requests the service must still refuse, because no schema can say why (README, "API"):
+# Schema-valid requests the service must still refuse, because no schema can say why (docs/security.md):
 # a plan text with no numbered items, a labelling config that is not valid Label Studio XML, a correction
 # giving the fallback category together with another, and an uploaded file that holds no breakdown table.
 UNEXPRESSIBLE = {("POST", "/v1/plans"), ("POST", "/setup"), ("POST", "/predict"), ("POST", "/v1/feedback"),

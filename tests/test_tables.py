@@ -132,3 +132,13 @@ def test_cli_read_and_write(tmp_path, capsys):
     assert main(["table", "read", str(bad), str(out)]) == 2
     captured = capsys.readouterr()
     assert "notes.txt: unknown extension" in captured.err and len(captured.out.splitlines()) == 29
+
+
+def test_single_department_column_collectives_and_spaced_names():
+    """A collective written first in a single department column is kept apart, not taken as the lead."""
+    page = """<table><tr><th>序号</th><th>工作任务</th><th>责任单位</th></tr>
+    <tr><td>1</td><td>做好全年安全工作</td><td>各科室、安全科</td></tr>
+    <tr><td>2</td><td>落实党风廉政建设</td><td>团&nbsp;委<br>局属各单位</td></tr></table>"""
+    first, second = decode_table(page.encode(), "t.html").items
+    assert first.departments == ["安全科"] and first.collectives == ["各科室"] and first.lead_departments == []
+    assert second.departments == ["团委"] and second.collectives == ["局属各单位"]

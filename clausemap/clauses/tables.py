@@ -27,7 +27,8 @@ from clausemap.clauses.clean import normalise, to_simplified
 from clausemap.clauses.ingest import (check_document, decode_html, decode_text, open_docx, open_workbook,
                                       read_file_bytes)
 from clausemap.clauses.model import Clause
-from clausemap.clauses.notes import extract_departments, split_names
+from clausemap.clauses.notes import extract_departments
+from clausemap.clauses.section_names import split_cell, tidy_sections
 from clausemap.clauses.segment import first_sentence
 from clausemap.errors import InputFileError
 
@@ -63,6 +64,7 @@ class TableItem(Clause):
     deadline: str = ""
     leader: str = ""
     row: int = 0  # 1-based row in its sheet or table, for messages
+    collectives: list[str] = field(default_factory=list)  # "各处室", "相关科室" as written: all units, no section
 
 
 @dataclass
@@ -269,7 +271,7 @@ def _names(cells: list[str]) -> tuple[list[str], list[str]]:
     for cell in cells:
         cell = to_simplified(unicodedata.normalize("NFKC", cell))
         cell = re.sub(r"\s*\(\s*", "(", re.sub(r"\s*\)", ")", cell))
-        for name in split_names(re.sub(r"\s+", "、", cell.strip())):
+        for name in split_cell(cell.strip()):
             marker = _MARKER.search(name)
             name = _MARKER.sub("", name).strip()
             if name in ("", "无", "/", "-", "—"):
@@ -334,6 +336,7 @@ def _items(grid: list[list[str]], raw: list[list[str]], roles: dict[str, list[in
             leader=cell(row, "leader"), row=r + 1,
         ))
     _number_groups(items)
+    tidy_sections(items)  # collectives set apart, glued names split by the names the table uses alone
     for n, item in enumerate(items, start=1):
         item.id = f"{doc}-{n}"
     return items

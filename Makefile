@@ -1,13 +1,14 @@
-# The two commands a newcomer needs:  `make run` (the service on the default model) and `make test`.
+# The two commands a newcomer needs:  `make run` (the service on the default model) and `make test` (everything,
+# as CI runs it). `make test-fast` runs only the pure tests (no model, server, Label Studio or browser; CONTRIBUTING.md).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL ?= models/default
-CONFIG ?= configs/sentences-ngrams.yaml
+CONFIG ?= configs/ensemble-m3e-ngrams.yaml
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run model test clean
+.PHONY: install run model test test-fast clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +33,9 @@ run: model
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not model and not server and not label_studio and not browser" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -5,6 +5,10 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
+from tests.support.markers import dynamically_used, missing_markers, statically_used
+
 
 def _scratch(variable: str, prefix: str, filename: str = "") -> None:
     """Point `variable` at a scratch folder (or a file in it) removed when the test run ends, unless it is set."""
@@ -25,3 +29,19 @@ pytest_plugins = [
     "tests.fixtures.models",
     "tests.fixtures.label_studio",
 ]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Stop the run when a test uses a slow fixture without its marker: it would slip into `make test-fast`."""
+    problems = [f"{item.nodeid}: {', '.join(missing)}" for item in items
+                if (missing := missing_markers(item, statically_used(item)))]
+    if problems:
+        raise pytest.UsageError("tests missing a marker (see CONTRIBUTING.md, Markers):\n  " + "\n  ".join(problems))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item):
+    """The same check for fixtures asked for by name at run time (request.getfixturevalue)."""
+    missing = missing_markers(item, dynamically_used(item))
+    if missing:
+        pytest.fail(f"{item.nodeid} is missing a marker: {', '.join(sorted(set(missing)))}", pytrace=False)

@@ -135,6 +135,7 @@ def test_stated_departments_are_annotated_as_catalogue_names_lead_first(tasks, s
             assert expected[: len(lead)] == lead, clause.id
 
 
+@pytest.mark.label_studio
 def test_the_export_imports_into_label_studio_and_exports_back(label_studio, tasks, taxonomy):
     """Import the annotations into a real Label Studio project, export them back: same dataset rows, and the
     annotations still belong to their annotator (Label Studio resolves `completed_by` by email)."""

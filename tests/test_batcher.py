@@ -81,6 +81,7 @@ def test_a_large_request_runs_alone_and_close_finishes_the_queue():
 
 
 
+@pytest.mark.model
 def test_a_request_over_the_limits_is_refused_before_the_batcher(tiny_model_dir):
     from fastapi.testclient import TestClient
 

@@ -43,6 +43,7 @@ def seed_table(tmp_path_factory):
     return write_table(segment_file(SEED_000).clauses, tmp_path_factory.mktemp("tables") / "chengde-2022.xlsx")
 
 
+@pytest.mark.model
 def test_catalogue_init_from_seed_000_table_gives_its_sections(seed_table, tiny_model_dir, capsys):
     assert main(["catalogue", "init", "--from", str(seed_table), "--bureau", "承德(表格)", "--id", "chengde-table",
                  "--model", str(tiny_model_dir)]) == 0
@@ -63,6 +64,7 @@ def test_catalogue_init_from_seed_000_table_gives_its_sections(seed_table, tiny_
     assert "exists" in capsys.readouterr().err
 
 
+@pytest.mark.model
 def test_history_add_and_no_leak_between_bureaus(tmp_path, tiny_model_dir, capsys):
     from training.pipeline import load_pipeline
 
@@ -90,6 +92,7 @@ def test_history_add_and_no_leak_between_bureaus(tmp_path, tiny_model_dir, capsy
     assert any("similar to district-2023 item" in e for d in result.departments for e in d.evidence)
 
 
+@pytest.mark.model
 def test_service_serves_two_bureaus_and_starts_a_new_one_from_a_table(tiny_model_dir, tmp_path):
     settings = ServingSettings(model=tiny_model_dir, feedback_db=tmp_path / "feedback.sqlite")
     with TestClient(create_app(settings)) as client:
@@ -180,6 +183,7 @@ def test_a_version_1_feedback_database_is_upgraded_and_corrections_keep_their_bu
     assert "bureau" not in rows[0] and rows[1]["bureau"] == "district"
 
 
+@pytest.mark.model
 def test_evaluate_departments_on_a_table_gives_a_cold_start_curve(seed_table, tiny_model_dir, capsys):
     assert main(["evaluate-departments", "--table", str(seed_table), "--model", str(tiny_model_dir), "--json"]) == 0
     made = json.loads(capsys.readouterr().out)
@@ -195,6 +199,7 @@ def test_evaluate_departments_on_a_table_gives_a_cold_start_curve(seed_table, ti
     assert [p["history"] for p in given["curve"]][0] == 0 and "catalogue_only" in given
 
 
+@pytest.mark.model
 def test_evaluate_departments_table_naming_no_known_section_is_an_error(tmp_path, tiny_model_dir, capsys):
     table = tmp_path / "other.xlsx"
     table.write_bytes(other_bureau_table())

@@ -156,6 +156,7 @@ def test_mismatched_category_scores_are_refused(catalogue):
         DepartmentSuggester(catalogue).suggest(["a", "b"], [None])
 
 
+@pytest.mark.model
 def test_seed_000_leave_one_out_finds_most_departments(catalogue):
     """On the real plan, held-out items get their stated sections near the top (far above chance: 3/22)."""
     rows = [c.to_dict() for c in segment_file(SEED_000).clauses]

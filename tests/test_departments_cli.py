@@ -32,6 +32,7 @@ def seed_dataset(tmp_path_factory):
     return path
 
 
+@pytest.mark.model
 def test_json_figures_for_suggester_and_baseline(seed_dataset, capsys):
     assert main(["evaluate-departments", "--data", str(seed_dataset), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -45,6 +46,7 @@ def test_json_figures_for_suggester_and_baseline(seed_dataset, capsys):
     assert report["categories"] == "annotated in the dataset"
 
 
+@pytest.mark.model
 def test_text_report_from_the_installed_command(seed_dataset):
     done = subprocess.run(
         [sys.executable, "-m", "clausemap", "evaluate-departments", "--data", str(seed_dataset)],
@@ -92,6 +94,7 @@ def test_categories_needed_without_a_model(tmp_path, capsys):
     assert "--model" in _error(["evaluate-departments", "--data", str(data)], capsys)
 
 
+@pytest.mark.model
 def test_unknown_department_names_are_reported_not_fatal(seed_dataset, tmp_path, capsys):
     data = tmp_path / "dataset.jsonl"
     rows = seed_dataset.read_text(encoding="utf-8")

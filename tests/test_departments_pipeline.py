@@ -11,9 +11,12 @@ import yaml
 from clausemap.paths import PROJECT_ROOT
 from labels.catalogue import load_catalogue
 from labels.taxonomy import load_taxonomy
+from tests.support.markers import needs
 from training.config import load_config
 from training.data import Example
 from training.pipeline import HISTORY_FILE, load_pipeline, write_history
+
+pytestmark = pytest.mark.model
 
 TRAINING = [
     ("推进学前教育普及普惠发展，新建公办幼儿园，提升保教质量。", ["preschool"]),
@@ -38,6 +41,7 @@ HISTORY = [
 
 
 @pytest.fixture(scope="module")
+@needs("model")
 def model_dir(tmp_path_factory):
     from training.train import train
 

@@ -12,6 +12,9 @@ from serving.app import create_app
 from serving.settings import ServingSettings
 
 
+pytestmark = pytest.mark.model
+
+
 @pytest.fixture(scope="module")
 def loaded(tiny_model_dir):
     from training.pipeline import load_pipeline

@@ -7,6 +7,8 @@ from clausemap.clauses import segment_file
 from clausemap.paths import PROJECT_ROOT
 from training.inference import load_predictor
 
+pytestmark = pytest.mark.model
+
 TEXTS = [c.text for c in segment_file(PROJECT_ROOT / "seeds" / "004_52ddec6fee4f7535.txt").clauses]
 
 

@@ -95,6 +95,7 @@ def test_init_creates_the_project_from_the_taxonomy_and_catalogue_then_updates_i
     assert config_choices(studio.require_project("clausemap init").label_config)[CATEGORIES_NAME] == TAXONOMY.ids
 
 
+@pytest.mark.model
 def test_push_imports_each_clause_once_with_predictions_least_certain_first(
     studio, pushed, seed_clauses, tiny_model_dir
 ):
@@ -183,6 +184,7 @@ def annotated(studio, pushed):
     return project, t, expected, second
 
 
+@pytest.mark.model
 def test_pull_exports_annotations_with_provenance_and_they_build_the_dataset(annotated, tmp_path):
     project, tasks, expected, second = annotated
     out = tmp_path / "annotations" / "clausemap push.json"

@@ -14,6 +14,9 @@ from labels.catalogue import load_catalogue
 from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME, label_config
 from labels.taxonomy import load_taxonomy
 from serving.launch import running_service
+from tests.support.markers import needs
+
+pytestmark = [pytest.mark.model, pytest.mark.server]
 
 TAXONOMY = load_taxonomy()
 CATALOGUE = load_catalogue()
@@ -24,6 +27,7 @@ RETRAIN_S = 300
 
 
 @pytest.fixture(scope="module")
+@needs("model", "server")
 def service(tiny_model_dir, tmp_path_factory):
     """`clausemap serve` on the tiny model, behind an API key, with no Label Studio settings of its own."""
     work = tmp_path_factory.mktemp("ml-backend")

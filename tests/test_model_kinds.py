@@ -48,6 +48,7 @@ def toy_data(tmp_path_factory):
     return folder
 
 
+@pytest.mark.model
 def test_a_new_kind_in_one_file_trains_saves_loads_and_serves_with_its_taxonomy(toy_data, tmp_path, capsys):
     register_toy()
     config = load_config(toy_data / "toy.yaml")
@@ -76,6 +77,7 @@ def test_a_new_kind_in_one_file_trains_saves_loads_and_serves_with_its_taxonomy(
         assert info["kind"] == "toy" and info["history"] == {"source": "none", "rows": 0}
 
 
+@pytest.mark.model
 def test_artifacts_of_an_unknown_format_or_kind_are_refused_clearly(baseline_model_dir, tmp_path):
     meta = json.loads((baseline_model_dir / ARTIFACT_FILE).read_text(encoding="utf-8"))
     for n, (change, message) in enumerate([({"format": 99}, "artifact format 99 is not one this clausemap reads"),
@@ -88,6 +90,7 @@ def test_artifacts_of_an_unknown_format_or_kind_are_refused_clearly(baseline_mod
             read_meta(broken)
 
 
+@pytest.mark.model
 def test_a_format_1_artifact_still_loads(baseline_model_dir, tmp_path):
     """Artifacts written before the typed description (format 1: kind facts beside the core keys, no unit, no
     shipped taxonomy) load as they are."""

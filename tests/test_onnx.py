@@ -17,10 +17,13 @@ from clausemap.paths import PROJECT_ROOT, default_dataset
 from serving.runtime import load_pipeline as service_pipeline
 from serving.settings import ServingSettings
 from tests.fixtures.models import train_artifact
+from tests.support.markers import needs
 from training.artifact import read_meta
 from training.inference import load_predictor
 from training.metrics import decide
 from training.onnx_export import FP32_FILE, INT8_FILE, OnnxModel
+
+pytestmark = pytest.mark.model
 
 TEXTS = [c.text for path in sorted((PROJECT_ROOT / "seeds").glob("*.txt")) for c in segment_file(path).clauses]
 # int8 scores may differ from fp32 ones by a little: decisions this close to a threshold may go either way.
@@ -28,6 +31,7 @@ INT8_MARGIN = 0.03
 
 
 @pytest.fixture(scope="module")
+@needs("model")
 def exported_dir(tmp_path_factory, training_data_path):
     """The tiny test BERT trained with its ONNX export on (configs/tiny-test.yaml turns it off)."""
     return train_artifact("tiny-test.yaml", tmp_path_factory.mktemp("onnx") / "model", training_data_path,

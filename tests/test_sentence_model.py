@@ -12,6 +12,7 @@ from clausemap.cli import main
 from clausemap.clauses.sentences import split_sentences
 from clausemap.paths import PROJECT_ROOT
 from labels.taxonomy import load_taxonomy
+from tests.support.markers import needs
 from training.data import Example, holdout_split
 from training.inference import load_predictor
 
@@ -39,6 +40,7 @@ def written_rows(real: list[dict], n: int = 6) -> list[dict]:
     return rows
 
 
+@pytest.mark.model
 def test_a_sentence_model_gives_each_clause_its_best_sentence_score(tiny_model_dir):
     predictor = load_predictor(tiny_model_dir)
     assert predictor.unit == "sentence"
@@ -49,6 +51,7 @@ def test_a_sentence_model_gives_each_clause_its_best_sentence_score(tiny_model_d
     np.testing.assert_allclose(clause_scores, each.max(axis=0), atol=1e-5)
 
 
+@pytest.mark.model
 def test_every_category_given_carries_the_sentences_that_decided_it(tiny_model_dir):
     predictor = load_predictor(tiny_model_dir)
     texts = [CLAUSE, "全面从严治党,落实党风廉政建设责任制。", "没有结尾标点的一句话"]
@@ -71,6 +74,7 @@ def test_held_out_rows_are_never_written_ones():
     assert sum(ex.written for ex in train) == 20
 
 
+@pytest.mark.model
 def test_evaluate_skips_written_rows(baseline_model_dir, training_data_path, tmp_path, capsys):
     real = rows_of(training_data_path)
     mixed = write_rows(tmp_path / "mixed.jsonl", real + written_rows(real))
@@ -84,6 +88,7 @@ def test_evaluate_skips_written_rows(baseline_model_dir, training_data_path, tmp
     assert "real clauses" in capsys.readouterr().err
 
 
+@pytest.mark.model
 def test_cv_trains_on_written_rows_but_tests_real_clauses_only(training_data_path, tmp_path, capsys):
     real = rows_of(training_data_path)
     written = write_rows(tmp_path / "written.jsonl", written_rows(real))
@@ -105,6 +110,7 @@ def test_cv_trains_on_written_rows_but_tests_real_clauses_only(training_data_pat
 
 
 @pytest.fixture(scope="module")
+@needs("model")
 def tiny_encoder(tmp_path_factory, training_data_path):
     """A small random BERT encoder saved locally, standing in for m3e-small (nothing is downloaded)."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
@@ -121,6 +127,7 @@ def tiny_encoder(tmp_path_factory, training_data_path):
     return path
 
 
+@pytest.mark.model
 def test_the_linear_kind_trains_with_out_of_fold_thresholds_and_serves_evidence(tiny_encoder, training_data_path,
                                                                                  tmp_path, capsys):
     output = tmp_path / "model"

@@ -21,6 +21,8 @@ from serving.exports import COLUMNS
 from serving.settings import ServingSettings
 from tests.documents import make_docx, make_pdf
 
+pytestmark = pytest.mark.model
+
 SEED_000 = next((PROJECT_ROOT / "seeds").glob("000_*.txt"))
 CLAUSES = [
     "推进学前教育普及普惠发展，新建改扩建公办幼儿园10所，提升保教质量。",
@@ -308,15 +310,6 @@ def test_inference_does_not_block_the_event_loop(pipeline):
     health, taxonomy, classified = asyncio.run(run())
     assert health.status_code == 200 and taxonomy.status_code == 200
     assert classified.status_code == 200
-
-
-def test_confidence_is_the_score_of_the_weakest_given_category():
-    from serving.results import weakest_given_score
-
-    assert weakest_given_score({"a": 0.9, "b": 0.2, "c": 0.05}, ["a"]) == pytest.approx(0.9)
-    assert weakest_given_score({"a": 0.55, "b": 0.97}, ["a", "b"]) == pytest.approx(0.55)
-    # A fallback given because nothing scored high has a low score of its own.
-    assert weakest_given_score({"a": 0.1, "other": 0.3}, ["other"]) == pytest.approx(0.3)
 
 
 def _metric(text: str, name: str, **labels) -> float:

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from clausemap.paths import PROJECT_ROOT
 
 
@@ -27,12 +29,14 @@ def test_serve_rejects_a_directory_that_is_not_a_model(tmp_path):
     assert str(tmp_path) in result.stderr and "clausemap.json" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.model
 def test_serve_rejects_an_unknown_catalogue(tiny_model_dir):
     result = run_cli("serve", "--model", str(tiny_model_dir), "--catalogue", "no-such-bureau")
     assert result.returncode == 2
     assert "no-such-bureau" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.model
 def test_serve_rejects_a_bad_limit_setting(tiny_model_dir):
     result = run_cli("serve", "--model", str(tiny_model_dir), env={"CLAUSEMAP_MAX_CLAUSES": "0"})
     assert result.returncode == 2

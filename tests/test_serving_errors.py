@@ -11,6 +11,8 @@ from clausemap.paths import PROJECT_ROOT, default_dataset
 from serving.app import create_app
 from serving.settings import ServingSettings
 
+pytestmark = pytest.mark.model
+
 SEED_000 = next((PROJECT_ROOT / "seeds").glob("000_*.txt"))
 LIMITS = dict(max_clauses=5, max_clause_chars=200, max_body_bytes=64 * 1024)
 

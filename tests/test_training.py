@@ -13,6 +13,7 @@ import pytest
 from clausemap.cli import main
 from labels.taxonomy import load_taxonomy
 from tests.fixtures.models import CONFIGS, taxonomy_rows, train_artifact
+from tests.support.markers import needs
 from training.data import load_examples
 from training.inference import load_predictor
 
@@ -30,10 +31,12 @@ def rows_of(path):
 
 
 @pytest.fixture(params=["tiny_model_dir", "baseline_model_dir"])
+@needs("model")
 def model_dir(request):
     return request.getfixturevalue(request.param)
 
 
+@pytest.mark.model
 def test_artifact_holds_what_the_issue_lists(model_dir):
     meta = json.loads((model_dir / "clausemap.json").read_text(encoding="utf-8"))
     assert meta["labels"] == TAXONOMY.ids
@@ -48,6 +51,7 @@ def test_artifact_holds_what_the_issue_lists(model_dir):
     assert not list(model_dir.parent.glob(".*.partial")), "staging directory left behind"
 
 
+@pytest.mark.model
 def test_predictor_interface(model_dir):
     predictor = load_predictor(model_dir)
     assert predictor.labels == TAXONOMY.ids
@@ -68,6 +72,7 @@ def test_predictor_interface(model_dir):
     assert predictor.predict([]) == [] and predictor.predict_scores([]).shape == (0, len(TAXONOMY.ids))
 
 
+@pytest.mark.model
 def test_predictor_is_safe_to_share_between_threads(model_dir):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -79,6 +84,7 @@ def test_predictor_is_safe_to_share_between_threads(model_dir):
         np.testing.assert_allclose(scores, expected, atol=1e-5)
 
 
+@pytest.mark.model
 def test_bert_artifact_loads_in_transformers_pipeline(tiny_model_dir):
     from transformers import pipeline
 
@@ -91,6 +97,7 @@ def test_bert_artifact_loads_in_transformers_pipeline(tiny_model_dir):
         assert item["score"] == pytest.approx(ours[item["label"]], abs=1e-4)
 
 
+@pytest.mark.model
 def test_evaluate_json_through_the_command(model_dir, training_data_path):
     result = subprocess.run([sys.executable, "-m", "clausemap", "evaluate", "--model", str(model_dir),
                              "--data", str(training_data_path), "--json"], capture_output=True, text=True)
@@ -112,6 +119,7 @@ def test_evaluate_json_through_the_command(model_dir, training_data_path):
     assert report["micro_f1"] == pytest.approx(2 * hits / (n_pred + n_gold))
 
 
+@pytest.mark.model
 def test_evaluate_prints_a_table(baseline_model_dir, training_data_path, capsys):
     assert main(["evaluate", "--model", str(baseline_model_dir), "--data", str(training_data_path)]) == 0
     out = capsys.readouterr().out
@@ -119,12 +127,14 @@ def test_evaluate_prints_a_table(baseline_model_dir, training_data_path, capsys)
     assert all(f"| {label} |" in out for label in TAXONOMY.ids)
 
 
+@pytest.mark.model
 def test_baseline_learns_its_training_rows(baseline_model_dir, training_data_path, capsys):
     assert main(["evaluate", "--model", str(baseline_model_dir), "--data", str(training_data_path), "--json"]) == 0
     # Most rows were in its training split; a model that learned nothing would score near chance.
     assert json.loads(capsys.readouterr().out)["micro_f1"] > 0.7
 
 
+@pytest.mark.model
 def test_tiny_bert_fits_a_small_set(tmp_path, capsys):
     """Fine-tuning really updates the model: enough steps on a few learnable rows and it reproduces their labels."""
     data = tmp_path / "small.jsonl"
@@ -136,6 +146,7 @@ def test_tiny_bert_fits_a_small_set(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["micro_f1"] > 0.9
 
 
+@pytest.mark.model
 def test_training_is_reproducible(tmp_path, training_data_path):
     first = train_artifact("tiny-test.yaml", tmp_path / "a", training_data_path, "training.epochs=1")
     second = train_artifact("tiny-test.yaml", tmp_path / "b", training_data_path, "training.epochs=1")
@@ -145,6 +156,7 @@ def test_training_is_reproducible(tmp_path, training_data_path):
     assert a.thresholds == b.thresholds
 
 
+@pytest.mark.model
 def test_failed_training_keeps_the_previous_artifact(tmp_path, training_data_path, monkeypatch):
     import dataclasses
 
@@ -183,6 +195,7 @@ def test_train_refuses_to_replace_a_foreign_directory(tmp_path, training_data_pa
     ('{"categories": ["other"]}\n', ":1: missing or empty 'text'"),
     ("", "no rows"),
 ])
+@pytest.mark.model
 def test_evaluate_rejects_bad_data_with_file_and_line(baseline_model_dir, tmp_path, capsys, content, message):
     data = tmp_path / "bad.jsonl"
     data.write_text(content, encoding="utf-8")
@@ -196,6 +209,7 @@ def test_evaluate_rejects_a_directory_that_is_not_a_model(tmp_path, training_dat
     assert "not a clausemap model" in capsys.readouterr().err
 
 
+@pytest.mark.model
 def test_cv_leaves_one_document_out(training_data_path, tmp_path, capsys):
     docs = sorted({r["doc"] for r in rows_of(training_data_path)})
     splits = tmp_path / "splits.json"

@@ -14,8 +14,9 @@ from clausemap.paths import PROJECT_ROOT
 from serving.launch import running_service
 from tests.documents import make_docx
 from tests.fixtures.label_studio import unavailable
+from tests.support.markers import needs
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.server]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -24,6 +25,7 @@ SEED_000 = next((PROJECT_ROOT / "seeds").glob("000_*.txt"))
 
 
 @pytest.fixture(scope="module")
+@needs("browser")
 def browser():
     try:
         from playwright.sync_api import sync_playwright
@@ -38,6 +40,7 @@ def browser():
 
 
 @pytest.fixture(scope="module")
+@needs("model", "server")
 def server(tiny_model_dir, tmp_path_factory):
     with running_service(tiny_model_dir, log_path=tmp_path_factory.mktemp("serve") / "serve.log") as base:
         yield base

@@ -19,7 +19,10 @@ _PINYIN = re.compile(rf"(?<=[{CJK}])(?:\n?\([a-z]{{1,6}}\))+")
 # The number "(二(er))" becomes "(二)" once the pinyin is gone, so pinyin goes before structure.
 
 # Spaces next to Chinese text are layout, not content ("依托, 以区域"); between Latin words they are kept.
-_CJK_SPACE = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff“”‘’《》])[ \t]+|[ \t]+(?=[\u3000-\u303f\u4e00-\u9fff“”‘’《》])")
+# Each run of spaces is matched once and its neighbours looked at: a lookahead after `[ \t]+` would rescan the
+# run from every one of its spaces (quadratic in the run's length).
+_SPACES = re.compile(r"[ \t]+")
+_CJK_SIDE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff“”‘’《》]")
 
 # Whole lines that are page furniture wherever they appear.
 _JUNK_LINE = re.compile(
@@ -76,7 +79,12 @@ def normalise(text: str) -> str:
     text = "".join(part if _CIRCLED.fullmatch(part) else unicodedata.normalize("NFKC", part)
                    for part in _CIRCLED.split(text))
     text = text.replace("\u3000", " ").replace("\r\n", "\n").replace("\r", "\n")
-    return _CJK_SPACE.sub("", text)
+    return _SPACES.sub(lambda run: "" if _next_to_cjk(run) else run.group(), text)
+
+
+def _next_to_cjk(run: re.Match) -> bool:
+    text, start, end = run.string, run.start(), run.end()
+    return bool((start and _CJK_SIDE.match(text, start - 1)) or _CJK_SIDE.match(text, end))
 
 
 def is_junk_line(line: str) -> bool:

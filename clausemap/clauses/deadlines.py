@@ -9,6 +9,7 @@ only say when something happened ("2021年以来", "9月1日起") are not deadli
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 _CN_NUM = "一二三四五六七八九十"
 _WHEN = (
@@ -30,18 +31,17 @@ MAX_DEADLINES = 3
 def find_deadlines(text: str) -> list[str]:
     """The deadlines stated in `text`, in order of appearance, each once (at most MAX_DEADLINES)."""
     found: list[tuple[int, str]] = []
-    taken: list[tuple[int, int]] = []
+    starts: list[int] = []  # the spans taken so far, which never overlap: sorted by start, so by end too
+    ends: list[int] = []
     for pattern in _PATTERNS:
         for match in pattern.finditer(text):
-            span = match.span()
-            if match.group(0) and not any(a < span[1] and span[0] < b for a, b in taken):
-                taken.append(span)
-                found.append((span[0], match.group(0)))
-    result: list[str] = []
-    for _, deadline in sorted(found):
-        if deadline not in result:
-            result.append(deadline)
-    return result[:MAX_DEADLINES]
+            start, end = match.span()
+            before = bisect_left(starts, end)  # the spans that start before this one ends
+            if match.group(0) and not (before and ends[before - 1] > start):
+                starts.insert(before, start)
+                ends.insert(before, end)
+                found.append((start, match.group(0)))
+    return list(dict.fromkeys(deadline for _, deadline in sorted(found)))[:MAX_DEADLINES]
 
 
 def deadline_text(text: str) -> str:

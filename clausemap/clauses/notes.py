@@ -19,6 +19,9 @@ _BODY = r"(?:[^()]|\([^()]*\))*"
 _PAREN_NOTE = re.compile(rf"\(\s*(?={_KEY}\s*:)(?P<body>{_BODY})\)")
 # Unparenthesised form at the very end of an item: "…。责任单位:基础教育科、财务科。"
 _TRAILING_NOTE = re.compile(rf"(?:(?<=[。;!?])|^)\s*(?P<body>(?:{_KEY})\s*:[^。()]*(?:\([^()]*\)[^。()]*)*)。?\s*$")
+# Searched for directly, _TRAILING_NOTE runs from every ";责任科室:" to the end of the text before failing
+# (quadratic): _trailing_note tries it only where a start (_NOTE_START) is followed by a tail that can end it.
+_NOTE_START = re.compile(rf"(?:(?<=[。;!?])|^)\s*(?:{_KEY})\s*:")
 _SEGMENT_KEY = re.compile(rf"^\s*(?P<key>{_KEY})\s*:\s*")
 _NAME_SEPARATORS = re.compile(r"[、,，;；/]")
 
@@ -73,7 +76,10 @@ def extract_departments(text: str) -> StatedDepartments:
         return ""
 
     remaining = _PAREN_NOTE.sub(take, text)
-    remaining = _TRAILING_NOTE.sub(take, remaining)
+    trailing = _trailing_note(remaining)
+    if trailing:
+        bodies.append(trailing.group("body"))
+        remaining = remaining[: trailing.start()]
     if not bodies:
         return StatedDepartments(text=text)
 
@@ -85,6 +91,39 @@ def extract_departments(text: str) -> StatedDepartments:
     departments = list(dict.fromkeys(lead + other))
     lead = list(dict.fromkeys(lead)) or departments[:1]
     return StatedDepartments(text=_tidy(remaining), departments=departments, lead_departments=lead)
+
+
+def _trailing_note(text: str) -> re.Match | None:
+    """The first _TRAILING_NOTE match in `text` (it runs to the end of the text), in linear time."""
+    closes = None
+    for start in _NOTE_START.finditer(text):
+        closes = closes or _tail_closes(text)
+        if closes[start.end()]:
+            return _TRAILING_NOTE.match(text, start.start())
+    return None
+
+
+def _tail_closes(text: str) -> list[bool]:
+    """closes[i]: text[i:] matches the end of _TRAILING_NOTE (`[^。()]*(?:\\([^()]*\\)[^。()]*)*。?\\s*$`): no 。
+    outside parentheses but a last one, parentheses in pairs and not nested. One pass from the end."""
+    end = len(text.rstrip())
+    end -= text[:end].endswith("。")
+    closes = [False] * end + [True] * (len(text) + 1 - end)  # from `end` on, only the last 。 and spaces
+    depth = 0
+    for i in range(end - 1, -1, -1):
+        ch = text[i]
+        if ch == ")":
+            if depth:
+                break  # nested
+            depth = 1
+        elif ch == "(":
+            if not depth:
+                break  # never closed
+            depth = 0
+        elif ch == "。" and not depth:
+            break
+        closes[i] = not depth
+    return closes
 
 
 def _tidy(text: str) -> str:

@@ -12,11 +12,14 @@ a clause; numbered lines with items under them are section headings.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 from clausemap.clauses.clean import clean_lines
 from clausemap.clauses.ingest import decode_plan, read_plan_file
+from clausemap.clauses.limits import TextLimits, check_clause_chars, check_clause_count, check_plan_chars
 from clausemap.clauses.model import Clause, Document
 from clausemap.clauses.notes import extract_departments
 from clausemap.errors import InputFileError
@@ -73,6 +76,7 @@ class _Node:
     start: int  # offset of the marker in the cleaned document
     lines: list[tuple[int, str]] = field(default_factory=list)  # (offset, text) of each line, marker stripped
     children: list["_Node"] = field(default_factory=list)
+    dashes: int = 0  # dash bullets among the children so far (counted, not recounted for each new one)
 
     @property
     def end(self) -> int:
@@ -104,8 +108,7 @@ def _unnumbered_marker(line: str, stack: list[_Node], last_number: dict[int, int
     if dash and dash.end() < len(line):
         depth = max(i for i, node in enumerate(stack) if node.level < DASH_LEVEL)
         if depth > 0:  # under an item or heading, never before the first one (page lists start with "- ")
-            same = sum(c.level == DASH_LEVEL for c in stack[depth].children)
-            return DASH_LEVEL, dash, same + 1, depth
+            return DASH_LEVEL, dash, stack[depth].dashes + 1, depth
     part = _LINE_PART.match(line)
     if part and part.end() < len(line) and all(node.level in (-1, LIST_LEVEL, DASH_LEVEL) for node in stack):
         value = chinese_number(part.group("n"))
@@ -148,6 +151,7 @@ def _build_tree(lines: list[tuple[int, str]]) -> tuple[_Node, list[str]]:
             node = _Node(level, match.group(0).strip(), _number_of(level, raw), offset)
             node.lines.append((offset + match.end(), line[match.end():]))
             stack[-1].children.append(node)
+            stack[-1].dashes += level == DASH_LEVEL
             stack.append(node)
             continue
         if found:
@@ -200,10 +204,8 @@ def _leaf_clauses(node: _Node, section: list[str]) -> list[dict]:
     """The clause records of one leaf item: the item itself, or each of its 一是… parts."""
     # Join the item's lines with no separator: Chinese paragraphs need none, and a PDF's wrapped lines
     # must read the same as the text file's single line.
-    text, offsets = "", []
-    for offset, line in node.lines:
-        text += line
-        offsets.extend(range(offset, offset + len(line)))
+    text = "".join(line for _, line in node.lines)
+    starts = list(accumulate((len(line) for _, line in node.lines[:-1]), initial=0))  # of each line in `text`
     stated = extract_departments(text)
     records = []
     parts = _split_parts(text)
@@ -221,7 +223,8 @@ def _leaf_clauses(node: _Node, section: list[str]) -> list[dict]:
                     number=node.marker + marker,
                     section=section + [heading],
                     body=body,
-                    span=(offsets[start], offsets[end - 1] + 1),
+                    span=(_document_offset(node.lines, starts, start),
+                          _document_offset(node.lines, starts, end - 1) + 1),
                 )
             )
     for record in records:
@@ -229,16 +232,30 @@ def _leaf_clauses(node: _Node, section: list[str]) -> list[dict]:
     return records
 
 
-def _walk(node: _Node, section: list[str], out: list[dict]) -> None:
+def _document_offset(lines: list[tuple[int, str]], starts: list[int], at: int) -> int:
+    """Where character `at` of the lines joined without separators (each starting at `starts`) is in the
+    cleaned document."""
+    line = bisect_right(starts, at) - 1
+    return lines[line][0] + at - starts[line]
+
+
+def _walk(node: _Node, section: list[str], out: list[dict], limits: TextLimits) -> None:
+    """Append the clause records under `node` (those with a body) to `out`; stop at the first over a limit."""
     for child in node.children:
         if child.children:
-            _walk(child, section + [child.heading], out)
-        else:
-            out.extend(_leaf_clauses(child, section))
+            _walk(child, section + [child.heading], out, limits)
+            continue
+        for record in _leaf_clauses(child, section):
+            if record["body"]:
+                check_clause_chars(len(out), record["body"], limits)
+                out.append(record)
+                check_clause_count(len(out), limits, "clauses in the plan", exact=False)
 
 
-def segment_text(text: str, doc: str = "doc") -> Document:
-    """Clean `text` and cut it into clauses. Raises InputFileError when it holds no numbered items."""
+def segment_text(text: str, doc: str = "doc", limits: TextLimits = TextLimits()) -> Document:
+    """Clean `text` and cut it into clauses. Raises InputFileError when it holds no numbered items, OverLimitError
+    as soon as it is found to be over one of `limits`."""
+    check_plan_chars(text, limits)
     cleaned_lines = clean_lines(text)
     # A news article may summarise the plan before "详情如下:"; the plan proper is what follows.
     summary: list[str] = []
@@ -256,8 +273,7 @@ def segment_text(text: str, doc: str = "doc") -> Document:
 
     root, before = _build_tree(numbered)
     records: list[dict] = []
-    _walk(root, [], records)
-    records = [r for r in records if r["body"]]
+    _walk(root, [], records, limits)
     if not records:
         raise InputFileError(doc, "no numbered items found (expected items like '一、', '(一)', '1.', '一是')")
 
@@ -281,10 +297,10 @@ def segment_text(text: str, doc: str = "doc") -> Document:
     return Document(doc=doc, title=title, text=cleaned, preamble=preamble, clauses=clauses)
 
 
-def segment_bytes(data: bytes, filename: str, doc: str | None = None) -> Document:
+def segment_bytes(data: bytes, filename: str, doc: str | None = None, limits: TextLimits = TextLimits()) -> Document:
     """Segment an uploaded file's bytes; the filename's suffix picks the format."""
     text = decode_plan(data, filename)
-    return _segment_named(text, doc or Path(filename).stem, filename)
+    return _segment_named(text, doc or Path(filename).stem, filename, limits)
 
 
 def segment_file(path: str | Path) -> Document:
@@ -292,8 +308,8 @@ def segment_file(path: str | Path) -> Document:
     return _segment_named(read_plan_file(path), path.stem, str(path))
 
 
-def _segment_named(text: str, doc: str, source: str) -> Document:
+def _segment_named(text: str, doc: str, source: str, limits: TextLimits = TextLimits()) -> Document:
     try:
-        return segment_text(text, doc=doc)
+        return segment_text(text, doc=doc, limits=limits)
     except InputFileError as exc:
         raise InputFileError(source, exc.reason) from None

@@ -39,6 +39,8 @@ def split_sentences(text: str) -> list[Sentence]:
     """
     bounds: list[tuple[int, int]] = []
     start, open_quotes, i, n = 0, [], 0, len(text)
+    # An opener at i is closed later when its closer occurs after i: looked up, not searched for each opener.
+    last_closer = {closer: text.rfind(closer) for closer in set(OPENERS.values())}
     while i < n:
         ch = text[i]
         ends_here = False
@@ -46,7 +48,7 @@ def split_sentences(text: str) -> list[Sentence]:
             open_quotes.pop()
             # "…教育。”" ends its sentence with the quote.
             ends_here = not open_quotes and i > 0 and text[i - 1] in ENDERS
-        elif ch in OPENERS and text.find(OPENERS[ch], i + 1) != -1:
+        elif ch in OPENERS and last_closer[OPENERS[ch]] > i:
             open_quotes.append(OPENERS[ch])  # an opener never closed (messy text) guards nothing
         elif ch in ENDERS and not open_quotes:
             ends_here = True

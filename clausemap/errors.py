@@ -5,6 +5,7 @@ class ClausemapError(Exception):
     """A problem with the user's input or environment, explained in one line."""
 
     exit_code = 2
+    http_status = 422  # the service's answer when a request causes it
 
 
 class InputFileError(ClausemapError):
@@ -16,3 +17,13 @@ class InputFileError(ClausemapError):
         self.path = str(path)
         self.reason = reason
         self.line = line
+
+    def __reduce__(self):  # rebuilt from its parts when it comes back from a parser worker process
+        return type(self), (self.path, self.reason, self.line)
+
+
+class OverBudgetError(InputFileError):
+    """A document over one of the parsing budgets (size, pages, cells, time, memory); the reason names the
+    setting that raises it."""
+
+    http_status = 413

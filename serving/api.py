@@ -182,7 +182,7 @@ async def _segment_request(request: Request):
             catalogue = form_text(form, "catalogue")
             if catalogue is not None and not CATALOGUE_ID.match(catalogue):
                 raise HTTPException(422, f"catalogue {catalogue!r}: an id is letters, digits, '-' or '_'")
-            return await run_in_threadpool(segment_bytes, data, filename, doc), catalogue
+            return await run_in_threadpool(read_document, request, segment_bytes, data, filename, doc), catalogue
     raise HTTPException(
         415, "send the plan as JSON {\"text\": ...} (application/json) or as a file upload (multipart/form-data)"
     )
@@ -200,6 +200,13 @@ async def uploaded_file(form, suffixes: tuple[str, ...], what: str) -> tuple[str
     if Path(upload.filename).suffix.lower() not in suffixes:
         raise HTTPException(415, f"{upload.filename}: unsupported file type; upload one of {', '.join(suffixes)}")
     return upload.filename, await upload.read()
+
+
+def read_document(request: Request, reader, data: bytes, filename: str, *args):
+    """`reader(data, filename, *args)` in one of the service's parser worker processes (app.state.parsers), so
+    that a parser bomb costs a worker, not the service; OverBudgetError (413) naming the limit it passed.
+    Blocking: call it off the event loop."""
+    return request.app.state.parsers.run(reader, data, filename, *args, filename=filename)
 
 
 def form_text(form, name: str) -> str | None:

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from clausemap import __version__
+from clausemap.clauses.isolation import ParserPool
 from clausemap.errors import ClausemapError
 from serving import api, bureaus_api, contract, feedback_api, ml_backend, schemas
 from labels.feedback import FeedbackStore
@@ -41,6 +42,7 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
             state.start_loading(settings)
         yield
         app.state.feedback.close()
+        app.state.parsers.close()
 
     app = FastAPI(
         title="clausemap",
@@ -53,6 +55,9 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
     app.state.metrics = metrics
     # Opened now: a broken database is reported (naming the file) at startup, and the service still classifies.
     app.state.feedback = FeedbackStore(settings.feedback_db)
+    # Uploaded documents are read in worker processes: a parser bomb ends a worker, not the service.
+    app.state.parsers = ParserPool(settings.parse_workers, settings.parse_memory_mb, settings.parse_timeout_s,
+                                   budgets=settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Outermost: it sees every request, the ones the size limit refuses too.
     app.add_middleware(AccessLog, metrics=metrics,
@@ -139,4 +144,4 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClausemapError)
     async def unusable_input(request: Request, exc: ClausemapError) -> JSONResponse:
         """A plan that cannot be read or segmented (InputFileError names the file)."""
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)

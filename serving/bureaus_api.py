@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from clausemap.errors import ClausemapError
 from labels.catalogue import CATALOGUE_ID_PATTERN
 from serving import schemas
-from serving.api import ERRORS, form_text, media_type, uploaded_file
+from serving.api import ERRORS, form_text, media_type, read_document, uploaded_file
 from serving.deps import Pipeline, require_api_key
 from serving.runtime import SerializedPipeline
 
@@ -88,7 +88,7 @@ async def create_catalogue(request: Request, pipeline: Pipeline) -> schemas.Cata
         return [list(r.labels) for r in pipeline.classify(list(texts))]
 
     def create():
-        table = decode_table(data, filename)
+        table = read_document(request, decode_table, data, filename)
         catalogue, _, _ = create_bureau([table], bureau, catalogue_id, categorise)
         return table, catalogue
 
@@ -97,7 +97,7 @@ async def create_catalogue(request: Request, pipeline: Pipeline) -> schemas.Cata
     except CatalogueExists as exc:
         raise HTTPException(409, str(exc)) from None
     except ClausemapError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(exc.http_status, str(exc)) from None
     return schemas.CatalogueCreated(
         **_summary(catalogue, pipeline, plan_owners()), tasks=len(table.items),
         departments=[schemas.CatalogueDepartment(**d.model_dump(exclude={"keywords"})) for d in catalogue.departments],

@@ -8,11 +8,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clausemap.clauses.budgets import DocumentBudgets
 from clausemap.paths import cache_dir, default_dataset, default_model_dir
 
 
-class ServingSettings(BaseSettings):
-    """Every field can be set as CLAUSEMAP_<NAME>, e.g. CLAUSEMAP_MAX_CLAUSES=100."""
+class ServingSettings(DocumentBudgets):
+    """Every field can be set as CLAUSEMAP_<NAME>, e.g. CLAUSEMAP_MAX_CLAUSES=100. The budgets for reading
+    uploaded documents (max_unzipped_bytes, max_pdf_pages, max_table_cells…) come from DocumentBudgets."""
 
     model_config = SettingsConfigDict(env_prefix="CLAUSEMAP_", extra="ignore")
 
@@ -36,6 +38,12 @@ class ServingSettings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest request body (JSON or upload)")
     max_clauses: int = Field(500, gt=0, description="most clauses in one request (or one plan)")
     max_clause_chars: int = Field(8000, gt=0, description="longest clause, in characters")
+    parse_workers: int = Field(2, gt=0, description="worker processes that read uploaded documents (more uploads wait)")
+    parse_memory_mb: int = Field(
+        1536, ge=256, description="address space of a document-reading worker, in MiB: a document that needs more "
+        "ends its worker (413), not the service")
+    parse_timeout_s: float = Field(
+        60.0, gt=0, description="seconds a worker may spend reading and segmenting one uploaded document (413 beyond)")
     low_confidence: float = Field(
         0.6, ge=0, le=1, description="rows whose confidence is below this are marked low-confidence"
     )

@@ -3,11 +3,14 @@ be read."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
-from clausemap.errors import InputFileError
+from clausemap.clauses.budgets import budgets, check, check_table_size, check_zip, over_budget
+from clausemap.errors import ClausemapError, InputFileError
 
 MAX_BYTES = 10 * 1024 * 1024
 SUFFIXES = (".txt", ".docx", ".pdf", ".html", ".htm", ".xlsx")
@@ -84,19 +87,26 @@ def open_docx(data: bytes, filename: str):
     """A python-docx Document of the bytes; InputFileError naming the file when they are not a .docx."""
     import docx  # python-docx
 
+    check_zip(data, filename, ".docx")
     try:
         return docx.Document(io.BytesIO(data))
+    except MemoryError:  # a parser worker's memory cap: the pool names it
+        raise
     except Exception as exc:  # PackageNotFoundError, zipfile.BadZipFile, lxml errors: they vary by version
         raise InputFileError(filename, f"not a readable .docx file ({type(exc).__name__})") from None
 
 
-def open_workbook(data: bytes, filename: str, read_only: bool = True):
-    """An openpyxl workbook of the bytes (cell values, not formulas); InputFileError naming the file when they are
-    not a .xlsx. `read_only=False` loads the full model, which knows the merged ranges."""
+def open_workbook(data: bytes, filename: str):
+    """A read-only openpyxl workbook of the bytes (cell values, not formulas: read them with `sheet_rows`);
+    InputFileError naming the file when they are not a .xlsx. The full model is never loaded: it makes an object
+    for every cell of a merged range (A3:XFD1048576 is 17 billion)."""
     from openpyxl import load_workbook
 
+    check_zip(data, filename, ".xlsx")
     try:
-        return load_workbook(io.BytesIO(data), read_only=read_only, data_only=True)
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except MemoryError:
+        raise
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException: they vary by version
         raise InputFileError(filename, f"not a readable .xlsx file ({type(exc).__name__})") from None
 
@@ -104,22 +114,61 @@ def open_workbook(data: bytes, filename: str, read_only: bool = True):
 def _read_docx(data: bytes, filename: str) -> str:
     document = open_docx(data, filename)
     lines = [p.text for p in document.paragraphs]
-    for table in document.tables:  # some bureaus publish the plan as a table
-        for row in table.rows:
-            lines.append(" ".join(cell.text for cell in row.cells))
+    for n, table in enumerate(document.tables, start=1):  # some bureaus publish the plan as a table
+        lines += [" ".join(row) for row in docx_table_rows(table, filename, f"table {n}")]
     return "\n".join(lines)
 
 
+def docx_table_rows(table, filename: str, where: str) -> list[list[str]]:
+    """A python-docx table's rows, each the text of every layout-grid cell it covers: a cell spanning columns
+    repeats, a cell merged down (w:vMerge) repeats the text of the cell above it.
+
+    One pass over the XML: python-docx's `row.cells` looks a merged cell's text up row by row (quadratic, and a
+    RecursionError past ~1,000 rows). Within MAX_TABLE_ROWS and max_table_cells, counted while reading."""
+    from docx.table import _Cell
+
+    limits = budgets()
+    rows: list[list[str]] = []
+    above: list[str] = []  # the previous row's grid
+    cells = 0
+    for tr in table._tbl.tr_lst:
+        row = [""] * max(0, tr.grid_before)
+        for tc in tr.tc_lst:
+            span = max(1, tc.grid_span)
+            cells += span
+            if cells > limits.max_table_cells:  # before a huge gridSpan is expanded
+                raise over_budget(filename, "max_table_cells", cells, f"{where} has at least", limits)
+            if tc.vMerge == "continue":
+                start = len(row)
+                row += [above[c] if c < len(above) else "" for c in range(start, start + span)]
+            else:
+                row += [_Cell(tc, table).text] * span
+        rows.append(row)
+        above = row
+        check_table_size(filename, where, len(rows), 0, limits)
+    return rows
+
+
 _HTML_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.IGNORECASE)
+# Charsets a page may declare; others (Python's "undefined", "punycode", "rot13"…) are not web text encodings.
+_WEB_CHARSETS = {"utf-8", "utf-16", "utf-16-le", "utf-16-be", "gb18030", "gbk", "gb2312", "hz", "big5", "big5hkscs",
+                 "cp950", "ascii", "iso8859-1", "cp1252", "euc_jp", "shift_jis", "euc_kr"}
 
 
 def decode_html(data: bytes, filename: str) -> str:
     """A web page's source as text: its declared charset, else UTF-8, else GB18030."""
     declared = _HTML_CHARSET.search(data[:4096])
-    for encoding in ([declared.group(1).decode("ascii", "ignore")] if declared else []) + ["utf-8-sig", "gb18030"]:
+    encodings = ["utf-8-sig", "gb18030"]
+    if declared:
+        try:
+            name = codecs.lookup(declared.group(1).decode("ascii", "ignore")).name
+        except LookupError:
+            name = ""
+        encodings[:0] = [name] if name in _WEB_CHARSETS else []
+    for encoding in encodings:
         try:
             return data.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
+        except UnicodeError:
             continue
     raise InputFileError(filename, "cannot decode the page: not UTF-8, GB18030 or its declared charset")
 
@@ -166,22 +215,59 @@ def _read_xlsx(data: bytes, filename: str) -> str:
     book = open_workbook(data, filename)
     lines = []
     for sheet in book.worksheets:
-        for row in sheet.iter_rows(values_only=True):
+        for _, row in sheet_rows(sheet, filename):
             cells = [str(v).strip() for v in row if v is not None and str(v).strip()]
             if cells:
                 lines.append(" ".join(cells))
     return "\n".join(lines)
 
 
+def sheet_rows(sheet, filename: str) -> Iterator[tuple[int, tuple]]:
+    """(row number, values up to its last non-empty cell) for each non-empty row of a read-only sheet.
+
+    The sheet's declared size is ignored (a hostile A1:XFD1048576 would pad every row to 16,384 cells); what is
+    read stays within MAX_TABLE_ROWS and max_table_cells (rows so far × widest row). A cell openpyxl cannot
+    convert (a date past any calendar, a number that is not one) is an InputFileError naming its row."""
+    limits = budgets()
+    where = f"sheet {sheet.title!r}"
+    number, width = 0, 0
+    sheet.reset_dimensions()
+    try:
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            end = next((i + 1 for i in range(len(values) - 1, -1, -1) if values[i] is not None), 0)
+            width = max(width, end)
+            check_table_size(filename, where, number, width, limits)
+            if end:
+                yield number, values[:end]
+    except (ClausemapError, MemoryError):
+        raise
+    except Exception as exc:  # openpyxl converts each cell as it reads it; the errors vary by cell type
+        raise InputFileError(filename, f"{where} row {number + 1}: a cell cannot be read ({type(exc).__name__})") from None
+
+
 def _read_pdf(data: bytes, filename: str) -> str:
+    """The text of a PDF within max_pdf_pages (counted before any page is read) and max_pdf_chars."""
+    import itertools
     import logging
 
     import pdfplumber
+    from pdfminer.pdfpage import PDFPage
 
     logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    limits = budgets()
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
-            lines = [line for page in pdf.pages for line in _page_lines(page)]
+            pages = sum(1 for _ in itertools.islice(PDFPage.create_pages(pdf.doc), limits.max_pdf_pages + 1))
+            check(filename, "max_pdf_pages", pages, "it has at least", limits)
+            lines, chars = [], 0
+            for page in pdf.pages:
+                page_lines = _page_lines(page)
+                page.close()  # pdfplumber keeps every character object of a page until then
+                chars += sum(len(text) for text, _ in page_lines)
+                check(filename, "max_pdf_chars", chars, "its text reaches at least", limits)
+                lines += page_lines
+    except (ClausemapError, MemoryError):
+        raise
     except Exception as exc:  # pdfminer raises many unrelated types for broken files
         raise InputFileError(filename, f"not a readable .pdf file ({type(exc).__name__})") from None
     return _join_wrapped(lines)

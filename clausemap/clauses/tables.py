@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from clausemap.clauses.budgets import budgets, check_table_size, over_budget
 from clausemap.clauses.clean import normalise, to_simplified
-from clausemap.clauses.ingest import (check_document, decode_html, decode_text, open_docx, open_workbook,
-                                      read_file_bytes)
+from clausemap.clauses.ingest import (check_document, decode_html, decode_text, docx_table_rows, open_docx,
+                                      open_workbook, read_file_bytes, sheet_rows)
 from clausemap.clauses.model import Clause
 from clausemap.clauses.notes import extract_departments
 from clausemap.clauses.section_names import split_cell, tidy_sections
@@ -130,30 +131,78 @@ def _cell_text(raw: str) -> str:
 
 
 def _xlsx_grids(data: bytes, filename: str) -> list[tuple[str, list[list]]]:
-    book = open_workbook(data, filename, read_only=False)  # merged ranges are only known in the full model
+    book = open_workbook(data, filename)
     grids = []
     for sheet in book.worksheets:
-        grid = [list(row) for row in sheet.iter_rows(values_only=True)]
-        for merged in sheet.merged_cells.ranges:
-            value = sheet.cell(merged.min_row, merged.min_col).value
-            for r in range(merged.min_row, merged.max_row + 1):
-                for c in range(merged.min_col, merged.max_col + 1):
+        where = f"sheet {sheet.title}"
+        rows = dict(sheet_rows(sheet, filename))
+        height, width = max(rows, default=0), max(map(len, rows.values()), default=0)
+        grid = [[*rows.get(r, ()), *[None] * (width - len(rows.get(r, ())))] for r in range(1, height + 1)]
+        for min_col, min_row, max_col, max_row in _merged_ranges(data, sheet, filename, where):
+            value = grid[min_row - 1][min_col - 1] if min_row <= height and min_col <= width else None
+            for r in range(min_row, min(max_row, height) + 1):  # a range past the last value fills up to it
+                for c in range(min_col, min(max_col, width) + 1):
                     grid[r - 1][c - 1] = value
-        grids.append((f"sheet {sheet.title}", grid))
+        grids.append((where, grid))
     return grids
+
+
+def _merged_ranges(data: bytes, sheet, filename: str, where: str) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of each merged range of a read-only sheet, read from its XML (the
+    read-only model does not know them); the cells they cover together within max_table_cells."""
+    import zipfile
+
+    from defusedxml.ElementTree import iterparse
+    from openpyxl.utils.cell import range_boundaries
+
+    limits = budgets()
+    ranges, covered = [], 0
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(sheet._worksheet_path.lstrip("/")) as xml:
+        sheet_data = None
+        for event, element in iterparse(xml, events=("start", "end")):
+            tag = element.tag.rsplit("}", 1)[-1]
+            if event == "start":
+                sheet_data = element if tag == "sheetData" else sheet_data
+            elif tag == "row" and sheet_data is not None:
+                sheet_data.clear()  # the cells were read by sheet_rows: keep the tree small
+            elif tag == "mergeCell":
+                try:
+                    bounds = range_boundaries(element.get("ref", ""))
+                except (ValueError, TypeError):
+                    raise InputFileError(filename, f"{where}: merged range {element.get('ref')!r} is not a range") from None
+                if None in bounds:
+                    continue  # whole-row or whole-column refs ("A:A") are not merges Excel writes
+                min_col, min_row, max_col, max_row = bounds
+                covered += (max_row - min_row + 1) * (max_col - min_col + 1)
+                if covered > limits.max_table_cells:
+                    raise over_budget(filename, "max_table_cells", covered,
+                                      f"{where}: its merged ranges (up to {element.get('ref')}) cover", limits)
+                ranges.append(bounds)
+    return ranges
 
 
 def _csv_grids(data: bytes, filename: str) -> list[tuple[str, list[list]]]:
     text = decode_text(data, filename)
     first = text.split("\n", 1)[0]
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    return [("csv", [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)])]
+    limits = budgets()
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows, cells = [], 0
+    try:
+        for row in reader:
+            rows.append(row)
+            cells += max(1, len(row))  # a blank line costs a row
+            if cells > limits.max_table_cells:
+                raise over_budget(filename, "max_table_cells", cells, "the table has at least", limits)
+            check_table_size(filename, "the table", len(rows), 0, limits)
+    except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte, an unclosed quote
+        raise InputFileError(filename, str(exc), reader.line_num) from None
+    return [("csv", rows)]
 
 
 def _docx_grids(data: bytes, filename: str) -> list[tuple[str, list[list]]]:
     document = open_docx(data, filename)
-    # python-docx gives a merged cell once per grid column and row it covers, which is the fill we want.
-    return [(f"table {i}", [[cell.text for cell in row.cells] for row in table.rows])
+    return [(f"table {i}", docx_table_rows(table, filename, f"table {i}"))
             for i, table in enumerate(document.tables, start=1)]
 
 
@@ -208,22 +257,31 @@ def _html_grids(data: bytes, filename: str) -> list[tuple[str, list[list]]]:
     parser = _HtmlTables()
     parser.feed(decode_html(data, filename))
     parser.close()
-    return [(f"table {i}", _expand_spans(rows)) for i, rows in enumerate(parser.tables, start=1)]
+    return [(f"table {i}", _expand_spans(rows, filename, f"table {i}")) for i, rows in enumerate(parser.tables, start=1)]
 
 
-def _expand_spans(rows: list[list[tuple[str, int, int]]]) -> list[list[str]]:
-    """Place each cell in every grid position its rowspan and colspan cover."""
+def _expand_spans(rows: list[list[tuple[str, int, int]]], filename: str, where: str) -> list[list[str]]:
+    """Place each cell in every grid position its rowspan and colspan cover (a rowspan stops at the last row),
+    within max_table_cells: the rowspan×colspan areas are counted before they are filled."""
+    limits = budgets()
     grid: dict[tuple[int, int], str] = {}
+    width, filled = 0, 0
     for r, row in enumerate(rows):
         c = 0
         for text, rowspan, colspan in row:
             while (r, c) in grid:
                 c += 1
+            rowspan = min(rowspan, len(rows) - r)
+            filled += rowspan * colspan
+            if filled > limits.max_table_cells:
+                raise over_budget(filename, "max_table_cells", filled,
+                                  f"{where}: its cells' rowspan×colspan (up to row {r + 1}) cover at least", limits)
             for dr in range(rowspan):
                 for dc in range(colspan):
                     grid.setdefault((r + dr, c + dc), text)
             c += colspan
-    width = max((c for _, c in grid), default=-1) + 1
+            width = max(width, c)
+        check_table_size(filename, where, len(rows), width, limits)
     return [[grid.get((r, c), "") for c in range(width)] for r in range(len(rows))]
 
 
@@ -270,7 +328,7 @@ def _names(cells: list[str]) -> tuple[list[str], list[str]]:
     lead, other = [], []
     for cell in cells:
         cell = to_simplified(unicodedata.normalize("NFKC", cell))
-        cell = re.sub(r"\s*\(\s*", "(", re.sub(r"\s*\)", ")", cell))
+        cell = _tight_brackets(cell)
         for name in split_cell(cell.strip()):
             marker = _MARKER.search(name)
             name = _MARKER.sub("", name).strip()
@@ -278,6 +336,17 @@ def _names(cells: list[str]) -> tuple[list[str], list[str]]:
                 continue
             (lead if marker and marker.group(1) in ("牵头", "主责", "负责") else other).append(name)
     return _unique(lead), _unique(other)
+
+
+def _tight_brackets(cell: str) -> str:
+    """"党建办 ( 牵头 )" -> "党建办(牵头)", without a regex: `\\s*\\)` would retry every space of a long blank run
+    (quadratic)."""
+    parts = cell.split("(")
+    parts = [part.rstrip() for part in parts[:-1]] + parts[-1:]
+    parts = parts[:1] + [part.lstrip() for part in parts[1:]]
+    cell = "(".join(parts)
+    parts = cell.split(")")
+    return ")".join([part.rstrip() for part in parts[:-1]] + parts[-1:])
 
 
 def _items(grid: list[list[str]], raw: list[list[str]], roles: dict[str, list[int]], data_start: int,

@@ -4,7 +4,9 @@ Corrections are never updated in place: a later correction of the same clause is
 when data is built. The schema is versioned (`schema_version`) and upgraded by `MIGRATIONS` at startup; the
 database runs in WAL mode and every write is one transaction. A database that cannot be opened (corrupted,
 read-only, a directory) leaves the store unavailable with the reason, naming the file: the service still
-classifies, and the feedback endpoints answer 503 with that reason.
+classifies, and the feedback endpoints answer 503 with that reason. So does a write that finds the database
+locked by another process past the busy timeout. Reads have a connection of their own (WAL readers never wait
+for a writer), so a write waiting for the lock never holds up reads such as /v1/plans' corrections.
 """
 
 from __future__ import annotations
@@ -39,28 +41,37 @@ FIELDS = ("text", "categories", "lead_departments", "cooperating_departments", "
 
 
 class FeedbackUnavailable(Exception):
-    """The store could not be opened; the message names the file and says why."""
+    """The store could not be opened or is locked; the message names the file and says why."""
 
 
 class FeedbackStore:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, busy_timeout_s: float = 5.0):
         self.path = Path(path)
         self.error: str | None = None
-        self._lock = threading.Lock()
+        self.busy_timeout_s = busy_timeout_s
+        self._lock = threading.Lock()  # the writing connection's
+        self._read_lock = threading.Lock()  # the reading connection's
         self._db: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         try:
             self._db = self._open()
+            self._reader = self._connect()
+            self._reader.execute("PRAGMA query_only=ON")
         except (sqlite3.Error, OSError) as exc:
             self.error = f"feedback database {self.path} cannot be used: {exc}"
             log.error(self.error)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
+        return db
 
     def _open(self) -> sqlite3.Connection:
         if self.path.exists() and not self.path.is_file():
             raise OSError("not a file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db = self._connect()
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=5000")
         db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = db.execute("SELECT version FROM schema_version").fetchone()
         version = row[0] if row else 0
@@ -83,6 +94,19 @@ class FeedbackStore:
             raise FeedbackUnavailable(self.error or "feedback store is not open")
         return self._db
 
+    def _unavailable(self, exc: sqlite3.Error) -> FeedbackUnavailable:
+        reason = f"feedback database {self.path} cannot be used now: {exc}"
+        log.error(reason)
+        return FeedbackUnavailable(reason + ("; try again shortly" if "locked" in str(exc) else ""))
+
+    def _read(self, sql: str, parameters) -> list[tuple]:
+        self._require()
+        with self._read_lock:
+            try:
+                return self._reader.execute(sql, parameters).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise self._unavailable(exc) from None
+
     def add(self, corrections: list[dict[str, Any]]) -> list[int]:
         """Store the corrections in one transaction; their new ids, in order."""
         db = self._require()
@@ -90,7 +114,7 @@ class FeedbackStore:
         ids = []
         with self._lock:
             try:
-                db.execute("BEGIN IMMEDIATE")
+                db.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout_s for another process's lock
                 for item in corrections:
                     values = [json.dumps(item.get(k), ensure_ascii=False) if k in JSON_FIELDS else item.get(k)
                               for k in FIELDS]
@@ -98,17 +122,18 @@ class FeedbackStore:
                                         f"VALUES (?, {', '.join('?' for _ in FIELDS)})", [now, *values])
                     ids.append(cursor.lastrowid)
                 db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as exc:
+                if db.in_transaction:  # a BEGIN that failed on the lock left none to roll back
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise self._unavailable(exc) from None
                 raise
         return ids
 
     def list(self, since: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Corrections with id > since, oldest first."""
-        db = self._require()
-        with self._lock:
-            rows = db.execute(f"SELECT id, created_at, {', '.join(FIELDS)} FROM corrections WHERE id > ? "
-                              "ORDER BY id LIMIT ?", (since, limit)).fetchall()
+        rows = self._read(f"SELECT id, created_at, {', '.join(FIELDS)} FROM corrections WHERE id > ? "
+                          "ORDER BY id LIMIT ?", (since, limit))
         result = []
         for row in rows:
             item = dict(zip(("id", "created_at", *FIELDS), row))
@@ -119,14 +144,12 @@ class FeedbackStore:
 
     def latest_for(self, texts: list[str]) -> dict[str, dict[str, Any]]:
         """{clause text: its latest correction} for those of `texts` that staff corrected."""
-        db = self._require()
         found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(texts))
         for start in range(0, len(unique), 500):  # SQLite limits the number of bound parameters
             chunk = unique[start:start + 500]
-            with self._lock:
-                rows = db.execute(f"SELECT id, created_at, {', '.join(FIELDS)} FROM corrections WHERE text IN "
-                                  f"({', '.join('?' for _ in chunk)}) ORDER BY id", chunk).fetchall()
+            rows = self._read(f"SELECT id, created_at, {', '.join(FIELDS)} FROM corrections WHERE text IN "
+                              f"({', '.join('?' for _ in chunk)}) ORDER BY id", chunk)
             for row in rows:
                 item = dict(zip(("id", "created_at", *FIELDS), row))
                 for key in JSON_FIELDS:
@@ -142,9 +165,10 @@ class FeedbackStore:
         return out
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        for db in (self._reader, self._db):
+            if db is not None:
+                db.close()
+        self._db = self._reader = None
 
 
 def latest_by_text(corrections: list[dict[str, Any]]) -> list[dict[str, Any]]:

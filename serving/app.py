@@ -16,9 +16,11 @@ from clausemap import __version__
 from clausemap.clauses.isolation import ParserPool
 from clausemap.errors import ClausemapError
 from serving import api, bureaus_api, contract, feedback_api, ml_backend, schemas
-from labels.feedback import FeedbackStore
+from labels.feedback import FeedbackStore, FeedbackUnavailable
 from serving.deps import State, require_api_key
 from serving.limits import BodySizeLimit
+from serving.origin import SameOriginWrites
+from serving.unicode_json import ValidUnicodeJson
 from serving.metrics import AccessLog, ServiceMetrics
 from serving.runtime import ModelState
 from serving.settings import ServingSettings
@@ -58,7 +60,10 @@ def create_app(settings: ServingSettings | None = None, pipeline: Any | None = N
     # Uploaded documents are read in worker processes: a parser bomb ends a worker, not the service.
     app.state.parsers = ParserPool(settings.parse_workers, settings.parse_memory_mb, settings.parse_timeout_s,
                                    budgets=settings)
+    app.add_middleware(ValidUnicodeJson)  # inside the size limit: it reads bodies the limit has let through
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Before the body is read: another site's form post is refused unread.
+    app.add_middleware(SameOriginWrites, allowed_origins=settings.allowed_origins)
     # Outermost: it sees every request, the ones the size limit refuses too.
     app.add_middleware(AccessLog, metrics=metrics,
                        model_version=lambda: state.pipeline.model_version if state.pipeline else None)
@@ -141,7 +146,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         structured = jsonable_encoder(errors, custom_encoder={Exception: str})
         return JSONResponse({"detail": "; ".join(lines), "errors": structured}, status_code=422)
 
+    @app.exception_handler(FeedbackUnavailable)
+    async def feedback_unavailable(request: Request, exc: FeedbackUnavailable) -> JSONResponse:
+        """The corrections database cannot be opened or is locked: the reason, naming the file."""
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
     @app.exception_handler(ClausemapError)
     async def unusable_input(request: Request, exc: ClausemapError) -> JSONResponse:
-        """A plan that cannot be read or segmented (InputFileError names the file)."""
+        """A plan that cannot be read or segmented (InputFileError names the file): the error's http_status, 422
+        unless it says otherwise (e.g. 503 for a bureau whose catalogue file is broken: not the client's fault)."""
         return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)

@@ -9,6 +9,7 @@ import csv
 import io
 from urllib.parse import quote
 
+from clausemap.spreadsheet import append_row, csv_row
 from serving.schemas import PlanResponse
 
 COLUMNS = ["序号", "条款", "类别", "依据", "牵头科室", "配合科室", "完成时限", "置信度"]
@@ -48,7 +49,7 @@ def to_csv(plan: PlanResponse) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    writer.writerows(breakdown_rows(plan))
+    writer.writerows(csv_row(row) for row in breakdown_rows(plan))
     # A BOM makes Excel read the file as UTF-8 instead of the local code page.
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -65,7 +66,7 @@ def to_xlsx(plan: PlanResponse) -> bytes:
         cell.font = Font(bold=True)
     low_fill = PatternFill("solid", fgColor="FFF2CC")
     for clause, row in zip(plan.clauses, breakdown_rows(plan), strict=True):
-        sheet.append(row)
+        append_row(sheet, row)
         if clause.low_confidence:
             for cell in sheet[sheet.max_row]:
                 cell.fill = low_fill
@@ -79,11 +80,11 @@ def to_xlsx(plan: PlanResponse) -> bytes:
     summary = book.create_sheet("汇总")
     summary.append(["类别", "条款数"])
     for category in plan.summary.categories:
-        summary.append([category.name, category.clauses])
+        append_row(summary, [category.name, category.clauses])
     summary.append([])
     summary.append(["科室", "牵头", "配合"])
     for dept in plan.summary.departments:
-        summary.append([dept.name, dept.lead, dept.cooperating])
+        append_row(summary, [dept.name, dept.lead, dept.cooperating])  # a bureau's own section names
     summary.column_dimensions["A"].width = 24
 
     out = io.BytesIO()

@@ -14,6 +14,7 @@ from pathlib import Path
 from clausemap.clauses.deadlines import deadline_text
 from clausemap.clauses.model import Clause
 from clausemap.errors import InputFileError
+from clausemap.spreadsheet import append_row, csv_row
 
 HEADER = ["序号", "工作任务", "牵头单位", "配合单位", "完成时限"]
 WRITE_SUFFIXES = (".xlsx", ".docx", ".html", ".csv")
@@ -56,15 +57,13 @@ def _xlsx(rows, title: str) -> bytes:
     sheet = book.active
     sheet.title = "任务分解"
     if title:
-        sheet.append([title])
+        append_row(sheet, [title])
         sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADER))
     sheet.append(HEADER)
     for row in rows:
+        append_row(sheet, [row] if isinstance(row, str) else row)
         if isinstance(row, str):
-            sheet.append([row])
             sheet.merge_cells(start_row=sheet.max_row, start_column=1, end_row=sheet.max_row, end_column=len(HEADER))
-        else:
-            sheet.append(row)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -111,5 +110,5 @@ def _csv(rows, title: str) -> bytes:
     writer = csv.writer(out)
     writer.writerow(HEADER)
     for row in rows:
-        writer.writerow([row] + [""] * (len(HEADER) - 1) if isinstance(row, str) else row)
+        writer.writerow(csv_row([row] + [""] * (len(HEADER) - 1) if isinstance(row, str) else row))
     return ("\ufeff" + out.getvalue()).encode("utf-8")

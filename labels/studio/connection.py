@@ -2,11 +2,13 @@
 
 The URL and API key come from LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY, else from a YAML file
 (`url:`, `api_key:`) named by CLAUSEMAP_LS_CONFIG, else ~/.config/clausemap/label-studio.yaml.
-The key is a SecretStr: it never appears in output, logs or error messages.
+The key is a SecretStr: it never appears in output, logs or error messages. What Label Studio answers to a
+failed call is logged, never put in the error: the error may reach a client of the service (a retrain job's status).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from contextlib import contextmanager
@@ -18,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_va
 from clausemap.errors import ClausemapError, InputFileError
 
 REQUEST_TIMEOUT_S = 60.0
+
+log = logging.getLogger("clausemap.studio")
 
 
 class StudioSettings(BaseModel):
@@ -105,8 +109,10 @@ class Studio:
                     f"Label Studio at {self.url} rejected the API key (HTTP {exc.status_code}){what}; "
                     "check LABEL_STUDIO_API_KEY (Account & Settings > Access Token)"
                 ) from None
+            log.warning("Label Studio at %s answered HTTP %s%s: %s", self.url, exc.status_code, what,
+                        self._detail(exc.body))
             raise ClausemapError(
-                f"Label Studio at {self.url} answered HTTP {exc.status_code}{what}: {self._detail(exc.body)}"
+                f"Label Studio at {self.url} answered HTTP {exc.status_code}{what} (its answer is in the log)"
             ) from None
 
     def _redact(self, text: str) -> str:

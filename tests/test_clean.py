@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clausemap.clauses.clean import clean_lines, normalise
+from clausemap.clauses.clean import clean_lines, clean_text, normalise, strip_pinyin
 
 # The rule as one regex (what normalise did before): quadratic on long runs of spaces, kept here as the oracle.
 _ORACLE = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff“”‘’《》])[ \t]+|[ \t]+(?=[\u3000-\u303f\u4e00-\u9fff“”‘’《》])")
@@ -30,3 +30,10 @@ def test_a_long_run_of_spaces_is_cleaned_in_linear_time():
     # 60 KB with 60,000 spaces took 30 s with the single regex (each space rescanned the rest of the run).
     text = "a" + " " * 60_000 + "b\n中" + "\t" * 60_000 + "文"
     assert clean_lines(text) == ["a" + " " * 60_000 + "b", "中文"]
+
+
+def test_pinyin_removed_but_real_parentheses_kept():
+    assert strip_pinyin("深圳(zhen)市實(shi)(shi)施") == "深圳市實施"
+    kept = "规划(2020-2023年)采用(U-G-S)模式,机关党委(机关纪委)负责"
+    assert strip_pinyin(kept) == kept
+    assert clean_text("（2020-2023年）") == "(2020-2023年)"  # full-width normalised, not removed

@@ -1,12 +1,8 @@
-"""The seams: one module per model kind (registered in one place), a typed artifact that ships its taxonomy,
-and the pure parts of the Label Studio push and the retrain queue."""
+"""The seams: one module per model kind (registered in one place) and a typed artifact that ships its taxonomy."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -15,14 +11,14 @@ from fastapi.testclient import TestClient
 from clausemap.cli import main
 from clausemap.errors import InputFileError
 from clausemap.paths import PROJECT_ROOT
-from labels.studio.push import plan_push
 from serving.app import create_app
-from serving.retrain import Retrainer, prune_retrained
 from serving.settings import ServingSettings
 from tests.toy_kind import register_toy
 from training.artifact import ARTIFACT_FILE, TAXONOMY_FILE, read_meta
 from training.config import load_config
 from training.inference import load_predictor
+
+pytestmark = pytest.mark.model
 
 CONFIGS = PROJECT_ROOT / "configs"
 TOY_TAXONOMY = {"categories": [
@@ -48,7 +44,6 @@ def toy_data(tmp_path_factory):
     return folder
 
 
-@pytest.mark.model
 def test_a_new_kind_in_one_file_trains_saves_loads_and_serves_with_its_taxonomy(toy_data, tmp_path, capsys):
     register_toy()
     config = load_config(toy_data / "toy.yaml")
@@ -77,7 +72,6 @@ def test_a_new_kind_in_one_file_trains_saves_loads_and_serves_with_its_taxonomy(
         assert info["kind"] == "toy" and info["history"] == {"source": "none", "rows": 0}
 
 
-@pytest.mark.model
 def test_artifacts_of_an_unknown_format_or_kind_are_refused_clearly(baseline_model_dir, tmp_path):
     meta = json.loads((baseline_model_dir / ARTIFACT_FILE).read_text(encoding="utf-8"))
     for n, (change, message) in enumerate([({"format": 99}, "artifact format 99 is not one this clausemap reads"),
@@ -90,7 +84,6 @@ def test_artifacts_of_an_unknown_format_or_kind_are_refused_clearly(baseline_mod
             read_meta(broken)
 
 
-@pytest.mark.model
 def test_a_format_1_artifact_still_loads(baseline_model_dir, tmp_path):
     """Artifacts written before the typed description (format 1: kind facts beside the core keys, no unit, no
     shipped taxonomy) load as they are."""
@@ -107,75 +100,3 @@ def test_a_format_1_artifact_still_loads(baseline_model_dir, tmp_path):
     loaded = read_meta(old)
     assert loaded.unit == "clause" and loaded.details == details
     assert load_predictor(old).predict(["推进学前教育普及普惠发展。"])[0].labels
-
-
-def test_plan_push_sorts_new_changed_unchanged_and_unpredicted():
-    def task(data, versions=()):
-        return SimpleNamespace(data=data, predictions=[{"model_version": v} for v in versions])
-
-    a, b, c, d = ({"clause_id": k, "text": k} for k in "abcd")
-    existing = {"a": task(a, ["m1"]), "b": task({**b, "text": "old"}), "c": task(c, ["m0"])}
-    plan = plan_push(existing, [a, b, c, d], "m1")
-    assert plan.new == [d]
-    assert [data for _, data in plan.changed] == [b]
-    assert plan.unchanged == ["a", "c"]
-    assert [data for _, data in plan.unpredicted] == [c]  # unchanged, but without m1's prediction
-    assert plan_push(existing, [a, c], None).unpredicted == []  # no model: nothing to predict
-
-
-def test_retrain_requests_for_a_queued_project_join_its_job():
-    started, release = threading.Event(), threading.Event()
-    trained = []
-
-    def retrain(project):
-        started.set()
-        release.wait(5)
-        return SimpleNamespace(model_version=f"v-{project}")
-
-    retrainer = Retrainer(retrain, trained.append)
-    running = retrainer.request(1)
-    assert started.wait(5)
-    queued = retrainer.request(1)  # the first is running: a new job queues ...
-    assert queued.id != running.id
-    assert retrainer.request(1).id == queued.id  # ... and later requests join the queued one
-    other = retrainer.request(2)
-    assert other.id != queued.id
-    release.set()
-    for _ in range(100):
-        if all(retrainer.get(j.id).status == "done" for j in (running, queued, other)):
-            break
-        time.sleep(0.05)
-    assert [retrainer.get(j.id).status for j in (running, queued, other)] == ["done"] * 3
-    assert [p.model_version for p in trained] == ["v-1", "v-1", "v-2"]
-
-
-def test_a_failing_or_empty_retrain_is_reported_on_its_job():
-    def retrain(project):
-        if project == 1:
-            raise RuntimeError("no connection\nmore detail")
-        return None
-
-    retrainer = Retrainer(retrain, lambda pipeline: None)
-    failing, empty = retrainer.request(1), retrainer.request(2)
-    for _ in range(100):
-        if failing.finished_at and empty.finished_at:
-            break
-        time.sleep(0.05)
-    assert (failing.status, failing.detail) == ("failed", "no connection")
-    assert empty.status == "skipped"
-
-
-def test_only_the_newest_retrained_models_are_kept_and_never_the_served_one(tmp_path):
-    import os
-
-    models = []
-    for n in range(5):
-        model = tmp_path / f"project1-{n}"
-        model.mkdir()
-        (model / ARTIFACT_FILE).write_text("{}", encoding="utf-8")
-        os.utime(model, (1000 + n, 1000 + n))
-        models.append(model)
-    (tmp_path / "not-a-model").mkdir()
-    removed = prune_retrained(tmp_path, keep=2, protect={models[0]})
-    assert sorted(p.name for p in removed) == ["project1-1", "project1-2"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-model", "project1-0", "project1-3", "project1-4"]

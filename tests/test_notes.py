@@ -48,3 +48,15 @@ def test_many_note_starts_are_parsed_in_linear_time(tail):
 def test_many_unclosed_parenthesised_notes_are_parsed_in_linear_time():
     text = "(责任科室:a" * 20_000 + "(责任科室:" + "(b)" * 20_000
     assert extract_departments(text).departments == []
+
+
+def test_department_note_variants():
+    stated = extract_departments("推进工作。(牵头单位:基础教育科;配合单位:规划财务科、人事科)")
+    assert stated.text == "推进工作。"
+    assert stated.departments == ["基础教育科", "规划财务科", "人事科"]
+    assert stated.lead_departments == ["基础教育科"]
+    stated = extract_departments("推进工作。责任单位:体卫艺科,安全科。")
+    assert stated.text == "推进工作。"
+    assert stated.departments == ["体卫艺科", "安全科"] and stated.lead_departments == ["体卫艺科"]
+    plain = extract_departments("落实责任制,压实各级责任。")
+    assert plain.text == "落实责任制,压实各级责任。" and plain.departments == []

@@ -1,4 +1,5 @@
-"""Segmentation of the five real seed plans, other file formats, cleaning, department notes and bad input."""
+"""Segmentation of the five real seed plans, the numbering rules and the command line (file formats: test_ingest.py;
+cleaning: test_clean.py; department notes: test_notes.py; deadlines: test_deadlines.py)."""
 
 import json
 import subprocess
@@ -7,21 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from clausemap.clauses import segment_bytes, segment_file, segment_text
-from clausemap.clauses.clean import clean_text, strip_pinyin
-from clausemap.clauses.notes import extract_departments
-from clausemap.errors import InputFileError
+from clausemap.clauses import segment_file, segment_text
 from clausemap.paths import PROJECT_ROOT
-from tests.documents import make_docx, make_html, make_pdf, make_xlsx
+from tests.support.seeds import SEEDS, seed
 
-SEEDS = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
 # Every clause's number and title, read and checked by hand against the published plans.
 EXPECTED = json.loads((Path(__file__).parent / "data" / "seed_clauses.json").read_text(encoding="utf-8"))
 NOTE_WORDS = ("责任科室", "责任单位", "牵头单位", "牵头科室", "配合单位")
-
-
-def seed(prefix: str) -> Path:
-    return next(p for p in SEEDS if p.name.startswith(prefix))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -129,25 +122,6 @@ def test_seed_004_fragment_opening_is_metadata():
     assert "本文仅代表作者观点" not in document.clauses[-1].text
 
 
-def test_pinyin_removed_but_real_parentheses_kept():
-    assert strip_pinyin("深圳(zhen)市實(shi)(shi)施") == "深圳市實施"
-    kept = "规划(2020-2023年)采用(U-G-S)模式,机关党委(机关纪委)负责"
-    assert strip_pinyin(kept) == kept
-    assert clean_text("（2020-2023年）") == "(2020-2023年)"  # full-width normalised, not removed
-
-
-def test_department_note_variants():
-    stated = extract_departments("推进工作。(牵头单位:基础教育科;配合单位:规划财务科、人事科)")
-    assert stated.text == "推进工作。"
-    assert stated.departments == ["基础教育科", "规划财务科", "人事科"]
-    assert stated.lead_departments == ["基础教育科"]
-    stated = extract_departments("推进工作。责任单位:体卫艺科,安全科。")
-    assert stated.text == "推进工作。"
-    assert stated.departments == ["体卫艺科", "安全科"] and stated.lead_departments == ["体卫艺科"]
-    plain = extract_departments("落实责任制,压实各级责任。")
-    assert plain.text == "落实责任制,压实各级责任。" and plain.departments == []
-
-
 def test_headings_levels_and_numbering_styles():
     text = "\n".join(
         [
@@ -183,26 +157,6 @@ def test_numbers_out_of_sequence_are_not_items():
     document = segment_text(text, doc="x")
     assert [c.number for c in document.clauses] == ["1", "2", "3"]
     assert document.clauses[1].text == "第二项工作,投入5.27万元用于建设。"
-
-
-MAKERS = {".docx": make_docx, ".pdf": make_pdf, ".html": make_html, ".xlsx": make_xlsx}
-
-
-@pytest.mark.parametrize("suffix", list(MAKERS))
-@pytest.mark.parametrize("prefix", ["000", "003"])
-def test_docx_pdf_html_and_xlsx_give_the_same_clauses_as_txt(tmp_path, suffix, prefix):
-    path = seed(prefix)
-    expected = [c.to_dict() for c in segment_file(path).clauses]
-    made = MAKERS[suffix](path.read_text(encoding="utf-8"), tmp_path / f"{path.stem}{suffix}")
-    got = [c.to_dict() for c in segment_file(made).clauses]
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "span"} for r in rows]  # noqa: E731
-    assert strip(got) == strip(expected)
-
-
-def test_gb18030_text_is_decoded():
-    text = seed("000").read_text(encoding="utf-8")
-    document = segment_bytes(text.encode("gb18030"), "plan.txt")
-    assert len(document.clauses) == 29 and document.doc == "plan"
 
 
 def test_cli_jsonl_over_all_seeds():
@@ -242,13 +196,6 @@ def test_cli_bad_files_reported_and_others_processed(tmp_path):
     for path, line in zip(bad, errors):
         assert line.startswith(f"clausemap: error: {path}: ")
     assert len(result.stdout.splitlines()) == 8  # seed 004 still processed
-
-
-def test_segment_bytes_errors_name_the_upload():
-    with pytest.raises(InputFileError, match="upload.pdf"):
-        segment_bytes(b"%PDF-1.4 garbage", "upload.pdf")
-    with pytest.raises(InputFileError, match="unknown extension"):
-        segment_bytes(b"1.x", "upload.exe")
 
 
 # --- more plan formats, each on a small made-up document -----------------------------------------------------
@@ -313,26 +260,3 @@ def test_items_numbered_without_punctuation_when_the_sequence_proves_it():
     # a lone bare number proves nothing: "3要点" stays text of its item
     doc = segment_text("工作计划\n一、总体要求\n3要点如下,推进学前教育。\n二、重点任务\n加强师德师风建设。\n", doc="x")
     assert [c.number for c in doc.clauses] == ["一", "二"]
-
-
-def test_a_broken_workbook_or_an_empty_page_is_a_clear_error(tmp_path):
-    with pytest.raises(InputFileError, match="plan.xlsx: not a readable .xlsx file"):
-        segment_bytes(b"PK\x03\x04 not really a zip", "plan.xlsx")
-    with pytest.raises(InputFileError, match="page.html: no text found"):
-        segment_bytes(b"<html><script>var a = 1;</script></html>", "page.html")
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("6月底前完成自查,年底前全面完成整改。", ["6月底前", "年底前"]),
-    ("2022年9月前建成智慧校园平台。", ["2022年9月前"]),
-    ("秋季学期开学前完成校舍维修。", ["秋季学期开学前"]),
-    ("2025年底前,学前三年毛入园率达到92%。", ["2025年底前"]),
-    ("上半年完成教师招聘,第三季度完成中期评估。", ["上半年", "第三季度"]),
-    ("于12月20日前报送市教育局。", ["12月20日前"]),
-    ("2021年以来,累计投入资金5亿元,自9月1日起施行。", []),
-    ("前期工作扎实推进,推进学前教育普及普惠发展。", []),
-])
-def test_deadlines_a_clause_states(text, expected):
-    from clausemap.clauses.deadlines import find_deadlines
-
-    assert find_deadlines(text) == expected

@@ -6,7 +6,6 @@ import asyncio
 import csv
 import json
 import io
-import threading
 
 import httpx
 import pytest
@@ -273,43 +272,6 @@ def test_concurrent_requests_get_their_own_results(pipeline):
     for batch, response in zip(batches, asyncio.run(run()), strict=True):
         assert response.status_code == 200
         assert [r["labels"] for r in response.json()["results"]] == [expected[t] for t in batch]
-
-
-class GatedPipeline:
-    """The real pipeline, but classify waits until the test opens the gate."""
-
-    def __init__(self, pipeline):
-        self._pipeline = pipeline
-        self.entered = threading.Event()
-        self.gate = threading.Event()
-
-    def classify(self, texts):
-        self.entered.set()
-        if not self.gate.wait(timeout=60):
-            raise RuntimeError("gate never opened")
-        return self._pipeline.classify(texts)
-
-    def __getattr__(self, name):
-        return getattr(self._pipeline, name)
-
-
-def test_inference_does_not_block_the_event_loop(pipeline):
-    gated = GatedPipeline(pipeline)
-    app = create_app(ServingSettings(), pipeline=gated)
-
-    async def run():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            pending = asyncio.create_task(c.post("/v1/classify", json={"clauses": CLAUSES[:1]}))
-            await asyncio.to_thread(gated.entered.wait, 60)
-            # Inference is in progress; the same event loop still answers other requests.
-            health = await c.get("/healthz")
-            taxonomy = await c.get("/v1/taxonomy")
-            gated.gate.set()
-            return health, taxonomy, await pending
-
-    health, taxonomy, classified = asyncio.run(run())
-    assert health.status_code == 200 and taxonomy.status_code == 200
-    assert classified.status_code == 200
 
 
 def _metric(text: str, name: str, **labels) -> float:

@@ -1,4 +1,7 @@
-"""Bad input, limits, the API key and an unloadable model: always a 4xx/503 with a message, never a 500."""
+"""Bad input, limits, the API key and an unloadable model: always a 4xx/503 with a message, never a 500.
+
+Every rejection here happens before inference, so the app serves a stub pipeline (no model is trained or loaded).
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,18 @@ import base64
 import pytest
 from fastapi.testclient import TestClient
 
-from clausemap.paths import PROJECT_ROOT, default_dataset
+from clausemap.paths import PROJECT_ROOT
 from serving.app import create_app
 from serving.settings import ServingSettings
-
-pytestmark = pytest.mark.model
+from tests.support.pipelines import StubPipeline
 
 SEED_000 = next((PROJECT_ROOT / "seeds").glob("000_*.txt"))
 LIMITS = dict(max_clauses=5, max_clause_chars=200, max_body_bytes=64 * 1024)
 
 
 @pytest.fixture(scope="module")
-def pipeline(tiny_model_dir):
-    from training.pipeline import load_pipeline
-
-    return load_pipeline(tiny_model_dir, fallback_history=default_dataset())  # as the service does
+def pipeline():
+    return StubPipeline()
 
 
 @pytest.fixture(scope="module")

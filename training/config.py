@@ -87,7 +87,7 @@ def _problems(exc: ValidationError, prefix: tuple = ()) -> list[str]:
     return problems
 
 
-def _model_section(raw: object) -> tuple[ModelSection | None, list[str]]:
+def model_section(raw: object) -> tuple[ModelSection | None, list[str]]:
     """The `model:` section validated by its kind's own class, or the problems found."""
     if not isinstance(raw, dict):
         return None, ["model: Field required" if raw is None else "model: must be a mapping with a 'kind'"]
@@ -131,7 +131,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 def validate_config(raw: object, source: str | Path) -> Config:
     if not isinstance(raw, dict):
         raise InputFileError(source, "a config must be a YAML mapping")
-    model, problems = _model_section(raw.get("model"))
+    model, problems = model_section(raw.get("model"))
     try:
         config = Config.model_validate({**raw, "model": model} if model else {k: v for k, v in raw.items()
                                                                              if k != "model"})

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from training.inference import Predictor
 
 # kind name -> the module that registers it.
-BUILTIN = {"bert": "training.bert", "tfidf": "training.baseline", "linear": "training.linear"}
+BUILTIN = {"bert": "training.bert", "tfidf": "training.baseline", "linear": "training.linear",
+           "ensemble": "training.ensemble"}
 
 
 class ModelSection(BaseModel):
@@ -32,6 +33,11 @@ class ModelSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: str
+
+    def pretrained_sources(self) -> list[str]:
+        """The pretrained encoders (names, hub names or paths) this section loads: what `models fetch --config`
+        fetches."""
+        return [s for s in (getattr(self, "pretrained", None), getattr(self, "encoder", None)) if s]
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class FitJob:
     fallback: str
     out_dir: Path  # the artifact being built: the kind writes its files here
     scratch_dir: Path  # removed after training
+    # The labelled rows the units were made from (a kind whose members are trained by training.train needs them).
+    rows: tuple[Example, ...] = ()
 
 
 @dataclass(frozen=True)

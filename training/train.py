@@ -7,7 +7,6 @@ tokenizer; TF-IDF: tfidf.joblib).
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -81,13 +80,13 @@ def train(config: Config, output: str | Path, examples: list[Example] | None = N
     started = time.perf_counter()
     kind = get_kind(config.model.kind)
     with staged_directory(output) as (staging, scratch):
-        # The HF Trainer prints its logs to stdout; keep stdout for the commands' results (JSON).
-        with contextlib.redirect_stdout(sys.stderr):
-            if oof:
-                oof_rows, oof_scores = out_of_fold_scores(config, train_rows, scratch)
-            details = kind.fit(FitJob(config, training_units(train_rows, config, fallback),
-                                      training_units(held_rows, config, fallback), labels, fallback, staging,
-                                      scratch))
+        # Kinds report progress on stderr (the bert kind's Trainer through training.hf_trainer's callbacks):
+        # stdout is the commands' results (JSON), and a retrain runs beside the service in the same process.
+        if oof:
+            oof_rows, oof_scores = out_of_fold_scores(config, train_rows, scratch)
+        details = kind.fit(FitJob(config, training_units(train_rows, config, fallback),
+                                  training_units(held_rows, config, fallback), labels, fallback, staging,
+                                  scratch, tuple(train_rows)))
         if not is_main_process():
             return None
         meta = ArtifactMeta(

@@ -24,6 +24,7 @@ NO_MODEL_ROUTES = OPEN_ROUTES | {"/metrics", "/webhook", "/webhook/jobs/{job_id}
 WHY = {
     "400": "the body could not be read (not UTF-8, or cut off)",
     "401": "missing or wrong API key (only when CLAUSEMAP_API_KEY is set)",
+    "403": "a browser request from another site (serving.origin), or webhook retraining without an API key",
     "413": "request body over CLAUSEMAP_MAX_BODY_BYTES",
     "415": "wrong content type or file type",
     "422": "invalid request, or input the service cannot use (the detail says which)",
@@ -60,6 +61,8 @@ def contract_openapi(app: FastAPI, key_required: bool, vocabulary: tuple[list[st
                 # /readyz answers 503 with its HealthStatus; every other error is an ErrorResponse.
                 if status[0] in "45" and not (path == "/readyz" and status == "503"):
                     responses[status] = {**_error(status), "description": response.get("description") or WHY.get(status, "error")}
+            if method in ("post", "put", "patch", "delete"):
+                responses.setdefault("403", _error("403"))
             if method in ("post", "put", "patch"):
                 responses.setdefault("413", _error("413"))
                 responses["422"] = _error("422")

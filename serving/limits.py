@@ -1,10 +1,32 @@
-"""Request-body size limit, enforced before any route parses the body (JSON or multipart upload)."""
+"""Request limits: the body's size, enforced before any route parses the body (JSON or multipart upload), and the
+text limits segmentation enforces as it goes (clausemap.clauses.limits)."""
 
 from __future__ import annotations
 
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clausemap.clauses.limits import TextLimits
+
+
+def text_limits(settings) -> TextLimits:
+    """The service's plan and clause limits (ServingSettings max_plan_chars, max_clauses, max_clause_chars)."""
+    return TextLimits(settings.max_plan_chars, settings.max_clauses, settings.max_clause_chars)
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app `body`, already read, in one message; then the connection's own messages."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 class BodySizeLimit:
@@ -39,17 +61,7 @@ class BodySizeLimit:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     async def _reject(self, send: Send) -> None:
         detail = f"request body is larger than the {self.max_bytes} byte limit (CLAUSEMAP_MAX_BODY_BYTES)"

@@ -20,19 +20,19 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def origin_host(origin: str) -> str | None:
-    """"https://host:port" -> "host:port" (the default port dropped); None for "null" or anything else."""
+    """"https://host:port" -> "host:port" as header_host writes it; None for "null" or anything not http(s)."""
     try:
         parts = urlsplit(origin)
-        port = parts.port
+        parts.port  # a malformed port raises
     except ValueError:
         return None
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         return None
-    return parts.hostname if port in (None, DEFAULT_PORTS[parts.scheme]) else f"{parts.hostname}:{port}"
+    return header_host(parts.netloc)
 
 
 def header_host(value: str) -> str:
-    """A Host header as origin_host writes it: lower case, default ports dropped."""
+    """A Host header (or an origin's host part): lower case, default ports dropped ([::1] keeps its brackets)."""
     value = value.strip().lower()
     for port in DEFAULT_PORTS.values():
         value = value.removesuffix(f":{port}")

@@ -88,18 +88,9 @@ class Retrainer:
                 job.status, job.model_version = "done", pipeline.model_version
         except Exception as exc:  # reported by the job status; the service keeps its current model
             log.exception("retrain for project %s failed", job.project)
-            job.status, job.detail = "failed", job_error(exc)
+            # The first line only; Studio's errors never quote what Label Studio answered (that goes to the log).
+            job.status, job.detail = "failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         job.finished_at = _now()
-
-
-def job_error(exc: Exception) -> str:
-    """A failed job's detail: the first line of clausemap's own message (which never quotes what Label Studio
-    answered); any other exception by its type only, since its text may hold remote content."""
-    from clausemap.errors import ClausemapError
-
-    if isinstance(exc, ClausemapError) and str(exc).strip():
-        return str(exc).strip().splitlines()[0]
-    return f"{type(exc).__name__} (the service log has the details)"
 
 
 def merged_rows(base: list[dict], annotated: list[dict]) -> list[dict]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -45,5 +47,32 @@ def read_yaml(path: str | Path, what: str):
     except UnicodeDecodeError:
         raise InputFileError(path, f"{what} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InputFileError(path, f"invalid YAML: {exc}", None if line is None else line + 1) from None
+        mark = getattr(exc, "problem_mark", None)
+        # What is wrong and where, in one line: not str(exc), which quotes the file's lines.
+        problem = ", ".join(p for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p)
+        where = f" (column {mark.column + 1})" if mark is not None else ""
+        raise InputFileError(path, f"invalid YAML: {problem or type(exc).__name__}{where}",
+                             None if mark is None else mark.line + 1) from None
+
+
+def write_text_atomic(path: str | Path, text: str, exclusive: bool = False) -> Path:
+    """Write a UTF-8 file through a uniquely named temporary file in its folder, so a reader (or a crash) never
+    sees half of it and concurrent writers never share a temporary file. exclusive: only create it: FileExistsError
+    when the file is there, also when another process made it first (a hard link never replaces a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp makes 0600; these are ordinary shared files
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if exclusive:
+            os.link(tmp, path)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -73,13 +73,15 @@ def run_init(args) -> int:
 
 def run_list(args) -> int:
     from labels.bureaus import read_history
-    from labels.catalogue import catalogue_ids, catalogue_path, find_catalogue
+    from labels.catalogue import available_catalogues, catalogue_path
 
-    for catalogue_id in catalogue_ids():
-        catalogue = find_catalogue(catalogue_id)
+    found, broken = available_catalogues()
+    for catalogue in found:
         print(f"{catalogue.id}\t{catalogue.bureau}\t{len(catalogue.departments)} sections\t"
-              f"{len(read_history(catalogue.id))} tasks of table history\t{catalogue_path(catalogue_id)}")
-    return 0
+              f"{len(read_history(catalogue.id))} tasks of table history\t{catalogue_path(catalogue.id)}")
+    for catalogue_id, error in broken.items():  # the others are still listed
+        print(f"{catalogue_id}\tunavailable: {error}", file=sys.stderr)
+    return ClausemapError.exit_code if broken else 0
 
 
 def run_history_add(args) -> int:

@@ -12,22 +12,35 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
+import logging
+import threading
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from clausemap.clauses.tables import TableItem
 from clausemap.errors import ClausemapError, InputFileError
-from clausemap.fileio import read_jsonl_objects
+from clausemap.fileio import read_jsonl_objects, write_text_atomic
 from clausemap.paths import bureau_history_dir, catalogues_dir
-from labels.catalogue import CATALOGUE_ID_PATTERN, Catalogue
+from labels.catalogue import BUREAU_NAME_MAX_LENGTH, Catalogue
 
-CATALOGUE_ID = re.compile(CATALOGUE_ID_PATTERN)
+log = logging.getLogger(__name__)
+# Held from the last check that an id is free to the catalogue's creation, so a process's concurrent creations
+# are counted against the bureau limit one at a time (another process is kept out by the exclusive write).
+_creating = threading.Lock()
 
 
 class CatalogueExists(ClausemapError):
     """A new bureau's catalogue id is taken."""
+
+    http_status = 409
+
+
+class TooManyBureaus(ClausemapError):
+    """The catalogue folders hold as many bureaus as allowed."""
+
+    http_status = 409
 
 
 def belongs(row: Mapping, catalogue: Catalogue, default: bool = False, owners: Mapping[str, str] | None = None
@@ -38,15 +51,29 @@ def belongs(row: Mapping, catalogue: Catalogue, default: bool = False, owners: M
     owners = plan_owners() if owners is None else owners
     owner = row.get("bureau") or owners.get(str(row.get("doc")))
     if owner is None and row.get("doc") in catalogue.plans:
-        owner = catalogue.id  # a catalogue given by path, outside the catalogue folders
+        owner = catalogue.id  # a catalogue given by path, outside the catalogue folders (a contested plan is "")
     return owner == catalogue.id if owner else default
 
 
 def plan_owners() -> dict[str, str]:
-    """document id -> the id of the catalogue that lists it under `plans`, over every catalogue found."""
-    from labels.catalogue import catalogue_ids, find_catalogue
+    """document id -> the id of the catalogue that lists it under `plans`, over every catalogue that reads. A plan
+    two catalogues claim is neither's ("": its rows count for the default catalogue only): no catalogue can take
+    another's history by naming its plans. Catalogues made from uploads list no plans (their rows carry their id)."""
+    from labels.catalogue import available_catalogues
 
-    return {doc: c.id for c in map(find_catalogue, catalogue_ids()) for doc in c.plans}
+    claims: dict[str, set[str]] = {}
+    for catalogue in available_catalogues()[0]:
+        for doc in catalogue.plans:
+            claims.setdefault(doc, set()).add(catalogue.id)
+    contested = {doc: ids for doc, ids in claims.items() if len(ids) > 1}
+    warning = "; ".join(f"{doc} ({', '.join(sorted(ids))})" for doc, ids in sorted(contested.items()))
+    if warning and warning not in _warned:
+        _warned.add(warning)
+        log.warning("plans listed by several catalogues belong to none of them: %s", warning)
+    return {doc: next(iter(ids)) if len(ids) == 1 else "" for doc, ids in claims.items()}
+
+
+_warned: set[str] = set()  # contested plans already logged
 
 
 def history_path(catalogue_id: str) -> Path:
@@ -113,11 +140,8 @@ def add_history(catalogue: Catalogue, items: Iterable[TableItem]) -> Added:
             report.added += 1
         kept[row["text"]] = row
     path = history_path(catalogue.id)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept.values()), encoding="utf-8")
-        tmp.replace(path)  # all or nothing: a crash mid-write never leaves half a history
+    try:  # all or nothing: a crash mid-write never leaves half a history
+        write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept.values()))
     except OSError as exc:
         raise InputFileError(path, f"cannot write the history: {exc.strerror}") from None
     return report
@@ -128,28 +152,68 @@ def bureau_id(bureau: str) -> str:
     return "bureau-" + hashlib.sha1(bureau.strip().encode("utf-8")).hexdigest()[:8]
 
 
+def check_bureau_name(bureau: str) -> str:
+    """The bureau's name, stripped: one line of at most BUREAU_NAME_MAX_LENGTH characters."""
+    bureau = bureau.strip()
+    if not bureau:
+        raise ClausemapError("the bureau needs a name")
+    if len(bureau) > BUREAU_NAME_MAX_LENGTH:
+        raise ClausemapError(f"the bureau's name has {len(bureau)} characters, over the limit of "
+                             f"{BUREAU_NAME_MAX_LENGTH}")
+    if any(unicodedata.category(c).startswith("C") for c in bureau):
+        raise ClausemapError("the bureau's name must be one line of text, without control characters")
+    return bureau
+
+
 def create_bureau(tables, bureau: str, catalogue_id: str | None, categorise, output: Path | None = None,
-                  force: bool = False, keep_history: bool = True):
-    """Write the catalogue made from `tables` (and keep them as its history); returns (catalogue, path, added)."""
-    from labels.catalogue import catalogue_path, save_catalogue
+                  force: bool = False, keep_history: bool = True, max_bureaus: int | None = None):
+    """Write the catalogue made from `tables` (and keep them as its history); returns (catalogue, path, added).
+
+    Everything is checked before anything is written, and the id is claimed by creating its file exclusively: of
+    concurrent creations of one id (threads or processes) exactly one succeeds, the others get CatalogueExists.
+    max_bureaus: refuse (TooManyBureaus) when the catalogue folders hold that many catalogues."""
+    from labels.catalogue import save_catalogue
     from labels.catalogue_init import init_catalogue
 
-    catalogue_id = catalogue_id or bureau_id(bureau)
-    if not CATALOGUE_ID.match(catalogue_id):
-        raise ClausemapError(f"catalogue id {catalogue_id!r}: use letters, digits, '-' or '_'")
-    if not bureau.strip():
-        raise ClausemapError("the bureau needs a name")
-    path = output or catalogues_dir() / f"{catalogue_id}.yaml"
-    existing = catalogue_path(catalogue_id)
-    if not force and (path.exists() or existing is not None):
-        raise CatalogueExists(f"catalogue {catalogue_id!r} exists ({existing or path}); choose another id or --force")
+    bureau, catalogue_id, path = check_new_bureau(bureau, catalogue_id, max_bureaus, output, force)
     try:
-        catalogue = init_catalogue(tables, bureau.strip(), catalogue_id, categorise)
+        catalogue = init_catalogue(tables, bureau, catalogue_id, categorise)
     except ValueError as exc:
         raise ClausemapError(f"{', '.join(t.source for t in tables)}: {exc}") from None
     header = (f"Catalogue of {catalogue.bureau}, made by `clausemap catalogue init` from "
               f"{', '.join(t.source for t in tables)}.\nCheck the names, merge or split sections, and edit each "
               "responsibility line and its categories (labels/taxonomy.yaml ids, the one it leads first).")
-    save_catalogue(catalogue, path, header)
+    with _creating:
+        if not force:
+            _check_free(catalogue_id, path, max_bureaus)  # again: a creation may have finished meanwhile
+        try:
+            save_catalogue(catalogue, path, header, new=not force)
+        except FileExistsError:
+            raise CatalogueExists(f"catalogue {catalogue_id!r} exists ({path}); choose another id") from None
     added = add_history(catalogue, [i for t in tables for i in t.items]) if keep_history else None
     return catalogue, path, added
+
+
+def check_new_bureau(bureau: str, catalogue_id: str | None, max_bureaus: int | None = None,
+                     output: Path | None = None, force: bool = False) -> tuple[str, str, Path]:
+    """(name, id, catalogue file) of a new bureau, once the name and id are valid and (unless `force`) the id is
+    free and the bureau limit allows another: cheap checks, before its tables are read or classified."""
+    from labels.catalogue import check_catalogue_id
+
+    bureau = check_bureau_name(bureau)
+    catalogue_id = check_catalogue_id(catalogue_id or bureau_id(bureau))
+    path = output or catalogues_dir() / f"{catalogue_id}.yaml"
+    if not force:
+        _check_free(catalogue_id, path, max_bureaus)
+    return bureau, catalogue_id, path
+
+
+def _check_free(catalogue_id: str, path: Path, max_bureaus: int | None) -> None:
+    from labels.catalogue import catalogue_ids, catalogue_path
+
+    existing = catalogue_path(catalogue_id)
+    if path.exists() or existing is not None:
+        raise CatalogueExists(f"catalogue {catalogue_id!r} exists ({existing or path}); choose another id or --force")
+    if max_bureaus is not None and len(catalogue_ids()) >= max_bureaus:
+        raise TooManyBureaus(f"the service has {max_bureaus} bureaus, its limit (CLAUSEMAP_MAX_BUREAUS); remove one "
+                             "or raise the limit")

@@ -7,8 +7,11 @@ a new bureau's file from its breakdown tables (labels.catalogue_init).
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 import unicodedata
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -17,10 +20,41 @@ from clausemap.errors import ClausemapError, InputFileError
 from clausemap.fileio import read_yaml
 from labels.taxonomy import Taxonomy, load_taxonomy
 
+log = logging.getLogger(__name__)
+
 SHIPPED_CATALOGUES = Path(__file__).with_name("catalogues")
 # A catalogue id: its file name in the catalogue folders, and what requests name a bureau by.
 CATALOGUE_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+CATALOGUE_ID_MAX_LENGTH = 64  # well under any file system's name limit, with ".yaml" and a temporary suffix
+BUREAU_NAME_MAX_LENGTH = 100
 DEFAULT_CATALOGUE = SHIPPED_CATALOGUES / "chengde.yaml"
+_CATALOGUE_ID = re.compile(r"[A-Za-z0-9_-]+")  # CATALOGUE_ID_PATTERN, for fullmatch ("$" lets a final "\n" through)
+
+
+class CatalogueIdError(ClausemapError):
+    """A catalogue id that is not letters, digits, '-' or '_', or is too long."""
+
+
+class UnknownCatalogue(ClausemapError):
+    """No catalogue of that id in the catalogue folders."""
+
+
+class CatalogueUnavailable(ClausemapError):
+    """A bureau's catalogue file is there but cannot be read or is invalid: the service's state, not the request,
+    is at fault; the other bureaus are unaffected."""
+
+    http_status = 503
+
+
+def check_catalogue_id(catalogue_id: str) -> str:
+    """The id, when it can name a catalogue file: CATALOGUE_ID_PATTERN, at most CATALOGUE_ID_MAX_LENGTH characters.
+    Checked before any path is built from it."""
+    if len(catalogue_id) > CATALOGUE_ID_MAX_LENGTH:
+        raise CatalogueIdError(f"catalogue id {catalogue_id[:20]!r}… has {len(catalogue_id)} characters, over the "
+                               f"limit of {CATALOGUE_ID_MAX_LENGTH}")
+    if not _CATALOGUE_ID.fullmatch(catalogue_id):
+        raise CatalogueIdError(f"catalogue id {catalogue_id!r}: use letters, digits, '-' or '_'")
+    return catalogue_id
 
 
 def catalogue_dirs() -> list[Path]:
@@ -59,8 +93,8 @@ class Department(BaseModel):
 class Catalogue(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=CATALOGUE_ID_PATTERN)
-    bureau: str = Field(min_length=1)
+    id: str = Field(pattern=CATALOGUE_ID_PATTERN, max_length=CATALOGUE_ID_MAX_LENGTH)
+    bureau: str = Field(min_length=1, max_length=BUREAU_NAME_MAX_LENGTH)
     plans: dict[str, str] = {}
     departments: tuple[Department, ...] = Field(min_length=1)
 
@@ -112,18 +146,37 @@ def load_catalogue(path: str | Path | None = None, taxonomy: Taxonomy | None = N
 
 
 def find_catalogue(ref: str | Path | None = None) -> Catalogue:
-    """A catalogue named by a path, or by the id of a `<id>.yaml` in the catalogue folders; None: the default."""
-    if ref is None or Path(ref).is_file() or Path(ref).suffix in (".yaml", ".yml") or "/" in str(ref):
-        return load_catalogue(ref)
-    path = catalogue_path(str(ref))
+    """A catalogue named by its id or by a file path; None: the default. A string with no '/' and no .yaml/.yml
+    suffix is an id, looked up in the catalogue folders only: a file of that name elsewhere (the working
+    directory) is never opened."""
+    if ref is None:
+        return load_catalogue()
+    if isinstance(ref, str) and "/" not in ref and Path(ref).suffix not in (".yaml", ".yml"):
+        return catalogue_by_id(ref)
+    return load_catalogue(ref)
+
+
+def catalogue_by_id(catalogue_id: str) -> Catalogue:
+    """The catalogue `<id>.yaml` of the catalogue folders. CatalogueIdError: not an id; UnknownCatalogue: no such
+    file; CatalogueUnavailable: the file is there but unreadable or invalid (the reason names the file)."""
+    path = catalogue_path(catalogue_id)
     if path is None:
-        raise ClausemapError(f"no department catalogue {str(ref)!r}: give a file path or one of: "
-                             f"{', '.join(catalogue_ids())}")
-    return load_catalogue(path)
+        known = catalogue_ids()
+        shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+        raise UnknownCatalogue(f"no department catalogue {catalogue_id!r}: give a file path or one of: {shown}")
+    try:
+        catalogue = load_catalogue(path)
+    except InputFileError as exc:
+        raise CatalogueUnavailable(f"catalogue {catalogue_id!r} is unavailable: {exc}") from None
+    if catalogue.id != catalogue_id:  # else one file could stand in for another bureau
+        raise CatalogueUnavailable(f"catalogue {catalogue_id!r} is unavailable: {path}: its id is "
+                                   f"{catalogue.id!r}, not its file's name")
+    return catalogue
 
 
 def catalogue_path(catalogue_id: str) -> Path | None:
     """The file of the catalogue with this id (the configured folder wins over the shipped one)."""
+    check_catalogue_id(catalogue_id)
     for folder in catalogue_dirs():
         path = folder / f"{catalogue_id}.yaml"
         if path.is_file():
@@ -132,30 +185,82 @@ def catalogue_path(catalogue_id: str) -> Path | None:
 
 
 def catalogue_ids() -> list[str]:
-    """The ids of every catalogue in the catalogue folders, sorted."""
-    return sorted({p.stem for folder in catalogue_dirs() if folder.is_dir() for p in folder.glob("*.yaml")})
+    """The ids of every catalogue in the catalogue folders, sorted (file names that are no id are left out)."""
+    return sorted({p.stem for folder in catalogue_dirs() if folder.is_dir() for p in folder.glob("*.yaml")
+                   if len(p.stem) <= CATALOGUE_ID_MAX_LENGTH and _CATALOGUE_ID.fullmatch(p.stem)})
 
 
-def save_catalogue(catalogue: Catalogue, path: Path, header: str = "") -> Path:
-    """Write a catalogue as YAML (comment `header` on top); it reads back as the same catalogue."""
+def available_catalogues() -> tuple[list[Catalogue], dict[str, str]]:
+    """Every catalogue of the catalogue folders that reads, by id; and id -> why, for those that do not (each is
+    logged once): one broken file makes its bureau unavailable, never the others."""
+    found, broken = [], {}
+    for catalogue_id in catalogue_ids():
+        try:
+            found.append(catalogue_by_id(catalogue_id))
+        except ClausemapError as exc:  # unavailable, or removed since it was listed
+            broken[catalogue_id] = str(exc)
+    return found, broken
+
+
+def catalogue_text(catalogue: Catalogue, header: str = "") -> str:
+    """A catalogue as YAML (comment `header` on top); it reads back as the same catalogue."""
     import yaml
 
     data = catalogue.model_dump(mode="json")
     data["departments"] = [{k: v for k, v in d.items() if v or k in ("aliases",)} for d in data["departments"]]
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120)
     comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comment + text
+
+
+def save_catalogue(catalogue: Catalogue, path: Path, header: str = "", new: bool = False) -> Path:
+    """Write a catalogue file atomically (a reader sees the old file or the new one, never half of one). `new`:
+    only if no file is there yet (FileExistsError otherwise, also against another process)."""
+    from clausemap.fileio import write_text_atomic
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(comment + text, encoding="utf-8")
+        write_text_atomic(path, catalogue_text(catalogue, header), exclusive=new)
+    except FileExistsError:
+        raise
     except OSError as exc:
         raise InputFileError(path, f"cannot write the catalogue: {exc.strerror}") from None
-    _load.cache_clear()
+    with _cache_lock:
+        _cache.pop(str(path), None)
     return path
 
 
-@lru_cache(maxsize=16)
+# Catalogue files read so far, by path: each is read once per process, so a listing never re-reads them (ids
+# resolve only to files in the catalogue folders, whose number create_bureau caps). save_catalogue updates its
+# entry; a file edited by hand counts after a restart, except a broken one, which is read again once it changes.
+_cache: dict[str, Catalogue | tuple[int, InputFileError]] = {}  # path -> catalogue, or (file's mtime, why not)
+_cache_lock = threading.Lock()
+
+
 def _load(path: str) -> Catalogue:
-    return _validate(path, load_taxonomy())
+    with _cache_lock:
+        known = _cache.get(path)
+    if isinstance(known, Catalogue):
+        return known
+    stamp = _mtime(path)
+    if known is None or known[0] != stamp:
+        try:
+            known = _validate(path, load_taxonomy())
+        except InputFileError as exc:
+            log.warning("department catalogue unavailable: %s", exc)  # once per version of the file
+            known = (stamp, exc)
+        with _cache_lock:
+            _cache[path] = known
+        if isinstance(known, Catalogue):
+            return known
+    error = known[1]
+    raise InputFileError(error.path, error.reason, error.line)
+
+
+def _mtime(path: str) -> int:
+    try:
+        return Path(path).stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _validate(path: str, taxonomy: Taxonomy) -> Catalogue:

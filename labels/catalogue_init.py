@@ -47,7 +47,9 @@ class _Section:
 def init_catalogue(tables: Sequence[BreakdownTable], bureau: str, catalogue_id: str,
                    categorise: Categorise) -> Catalogue:
     items = [item for table in tables for item in table.items]
-    return catalogue_from_items(items, bureau, catalogue_id, categorise, {t.doc: t.doc for t in tables})
+    # No `plans`: a table's document id comes from its file name, which the uploader chooses; claiming it would
+    # let a table named like another bureau's plan take that plan's history. The tables' rows carry the id.
+    return catalogue_from_items(items, bureau, catalogue_id, categorise, {})
 
 
 def catalogue_from_items(items: Sequence, bureau: str, catalogue_id: str, categorise: Categorise,

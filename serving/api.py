@@ -16,8 +16,7 @@ from starlette.datastructures import UploadFile
 
 from clausemap.clauses.ingest import SUFFIXES as UPLOAD_SUFFIXES
 from clausemap.errors import ClausemapError
-from labels.bureaus import CATALOGUE_ID
-from labels.catalogue import CATALOGUE_ID_PATTERN
+from labels.catalogue import CATALOGUE_ID_MAX_LENGTH, CATALOGUE_ID_PATTERN, check_catalogue_id
 from serving import exports, results, schemas
 from serving.deps import Pipeline, Settings, require_api_key
 from serving.settings import ServingSettings
@@ -40,13 +39,14 @@ def require_json(request: Request) -> None:
 
 async def bureau_pipeline(pipeline, catalogue: str | None):
     """The pipeline whose catalogue names a request's sections (fitting that bureau's suggester on its own history
-    the first time); 422 naming the known ids for an unknown one."""
+    the first time); 422 naming the known ids for an unknown one, 503 with the reason for one whose file is
+    broken."""
     if catalogue is None:
         return pipeline
     try:
         return await run_in_threadpool(pipeline.for_catalogue, catalogue)
     except ClausemapError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(exc.http_status, str(exc)) from None
 
 
 def check_limits(texts: list[str], settings: ServingSettings, what: str = "clauses") -> None:
@@ -180,8 +180,11 @@ async def _segment_request(request: Request):
             filename, data = await uploaded_file(form, UPLOAD_SUFFIXES, "the plan")
             doc = form_text(form, "doc")  # default: the file name
             catalogue = form_text(form, "catalogue")
-            if catalogue is not None and not CATALOGUE_ID.match(catalogue):
-                raise HTTPException(422, f"catalogue {catalogue!r}: an id is letters, digits, '-' or '_'")
+            if catalogue is not None:
+                try:
+                    check_catalogue_id(catalogue)
+                except ClausemapError as exc:
+                    raise HTTPException(422, str(exc)) from None
             return await run_in_threadpool(read_document, request, segment_bytes, data, filename, doc), catalogue
     raise HTTPException(
         415, "send the plan as JSON {\"text\": ...} (application/json) or as a file upload (multipart/form-data)"
@@ -226,7 +229,7 @@ async def taxonomy(pipeline: Pipeline) -> schemas.TaxonomyResponse:
 @router.get("/departments", response_model=schemas.DepartmentsResponse)
 async def departments(
     pipeline: Pipeline,
-    catalogue: Annotated[str | None, Query(pattern=CATALOGUE_ID_PATTERN, max_length=64,
+    catalogue: Annotated[str | None, Query(pattern=CATALOGUE_ID_PATTERN, max_length=CATALOGUE_ID_MAX_LENGTH,
                                            description="a bureau's catalogue id (default: the service's)")] = None,
 ) -> schemas.DepartmentsResponse:
     """The department catalogue the suggestions come from (the service's, or the bureau named)."""

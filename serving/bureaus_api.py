@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from clausemap.errors import ClausemapError
-from labels.catalogue import CATALOGUE_ID_PATTERN
+from labels.catalogue import BUREAU_NAME_MAX_LENGTH, CATALOGUE_ID_MAX_LENGTH, CATALOGUE_ID_PATTERN
 from serving import schemas
 from serving.api import ERRORS, form_text, media_type, read_document, uploaded_file
-from serving.deps import Pipeline, require_api_key
+from serving.deps import Pipeline, Settings, require_api_key
 from serving.runtime import SerializedPipeline
 
 router = APIRouter(prefix="/v1/catalogues", tags=["bureaus"], dependencies=[Depends(require_api_key)],
@@ -33,17 +33,21 @@ def _summary(catalogue, pipeline: SerializedPipeline, owners: dict[str, str]) ->
 
 @router.get("", response_model=schemas.CataloguesResponse)
 async def list_catalogues(pipeline: Pipeline) -> schemas.CataloguesResponse:
-    """Every bureau the service knows: the default one first, then the catalogue folders' (by id)."""
+    """Every bureau the service knows: the default one first, then the catalogue folders' (by id); under
+    `unavailable`, those whose catalogue file is broken, with the reason."""
     from labels.bureaus import plan_owners
-    from labels.catalogue import catalogue_ids, find_catalogue
+    from labels.catalogue import available_catalogues
 
     def collect():
         default = pipeline.catalogue
-        others = [find_catalogue(i) for i in catalogue_ids() if i != default.id]
+        found, broken = available_catalogues()
         owners = plan_owners()
-        return [schemas.CatalogueSummary(**_summary(c, pipeline, owners)) for c in [default, *others]]
+        listed = [schemas.CatalogueSummary(**_summary(c, pipeline, owners))
+                  for c in [default, *(c for c in found if c.id != default.id)]]
+        return schemas.CataloguesResponse(
+            catalogues=listed, unavailable=[schemas.UnavailableCatalogue(id=i, error=e) for i, e in broken.items()])
 
-    return schemas.CataloguesResponse(catalogues=await run_in_threadpool(collect))
+    return await run_in_threadpool(collect)
 
 
 CREATE_BODY = {
@@ -57,8 +61,10 @@ CREATE_BODY = {
                     "properties": {
                         "file": {"type": "string", "format": "binary",
                                  "description": "last year's breakdown table: .xlsx, .csv, .docx or .html"},
-                        "bureau": {"type": "string", "minLength": 1, "description": "the bureau's name"},
+                        "bureau": {"type": "string", "minLength": 1, "maxLength": BUREAU_NAME_MAX_LENGTH,
+                                   "description": "the bureau's name"},
                         "id": {"type": "string", "pattern": CATALOGUE_ID_PATTERN,
+                               "maxLength": CATALOGUE_ID_MAX_LENGTH,
                                "description": "catalogue id (default: made from the name)"},
                     },
                 }
@@ -70,11 +76,13 @@ CREATE_BODY = {
 
 @router.post("", status_code=201, response_model=schemas.CatalogueCreated, openapi_extra=CREATE_BODY,
              responses={409: {"model": schemas.ErrorResponse}})
-async def create_catalogue(request: Request, pipeline: Pipeline) -> schemas.CatalogueCreated:
+async def create_catalogue(request: Request, pipeline: Pipeline, settings: Settings) -> schemas.CatalogueCreated:
     """Start a new bureau from its breakdown table: a catalogue of the sections it names (categories from the
-    served model) and the table as the bureau's history. 409 when the id is taken."""
+    served model) and the table as the bureau's history. 409 when the id is taken or the service has
+    CLAUSEMAP_MAX_BUREAUS bureaus. The form is checked before the table is read, the table before anything is
+    written."""
     from clausemap.clauses.tables import TABLE_SUFFIXES, decode_table
-    from labels.bureaus import CatalogueExists, create_bureau, plan_owners
+    from labels.bureaus import check_new_bureau, create_bureau, plan_owners
 
     if media_type(request) != "multipart/form-data":
         raise HTTPException(415, "upload the table as multipart/form-data with fields 'file' and 'bureau'")
@@ -88,15 +96,14 @@ async def create_catalogue(request: Request, pipeline: Pipeline) -> schemas.Cata
         return [list(r.labels) for r in pipeline.classify(list(texts))]
 
     def create():
+        check_new_bureau(bureau, catalogue_id, settings.max_bureaus)  # before the table is read
         table = read_document(request, decode_table, data, filename)
-        catalogue, _, _ = create_bureau([table], bureau, catalogue_id, categorise)
+        catalogue, _, _ = create_bureau([table], bureau, catalogue_id, categorise, max_bureaus=settings.max_bureaus)
         return table, catalogue
 
     try:
         table, catalogue = await run_in_threadpool(create)
-    except CatalogueExists as exc:
-        raise HTTPException(409, str(exc)) from None
-    except ClausemapError as exc:
+    except ClausemapError as exc:  # 409 for a taken id or the bureau limit, 422 for the table
         raise HTTPException(exc.http_status, str(exc)) from None
     return schemas.CatalogueCreated(
         **_summary(catalogue, pipeline, plan_owners()), tasks=len(table.items),

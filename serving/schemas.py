@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
-from labels.catalogue import CATALOGUE_ID_PATTERN
+from labels.catalogue import CATALOGUE_ID_MAX_LENGTH, CATALOGUE_ID_PATTERN
 
 
 class ErrorResponse(BaseModel):
@@ -19,7 +19,7 @@ NON_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
 
 
 CatalogueId = Annotated[str, Field(
-    pattern=CATALOGUE_ID_PATTERN, max_length=64,
+    pattern=CATALOGUE_ID_PATTERN, max_length=CATALOGUE_ID_MAX_LENGTH,
     description="the bureau whose sections are suggested: a catalogue id from GET /v1/catalogues (default: the "
                 "service's catalogue)")]
 
@@ -181,8 +181,15 @@ class CatalogueSummary(BaseModel):
     default: bool = Field(description="the catalogue requests get when they name none")
 
 
+class UnavailableCatalogue(BaseModel):
+    id: str
+    error: str = Field(description="why the bureau's catalogue file cannot be used (requests naming it get 503)")
+
+
 class CataloguesResponse(BaseModel):
     catalogues: list[CatalogueSummary]
+    unavailable: list[UnavailableCatalogue] = Field(
+        default_factory=list, description="bureaus whose catalogue file is broken; the others are unaffected")
 
 
 class CatalogueCreated(CatalogueSummary):

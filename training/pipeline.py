@@ -160,6 +160,7 @@ class History:
     rows: list[dict]
     embeddings: np.ndarray | None = None
     source: str = "none"
+    scores: list[dict[str, float]] | None = None  # the rows' predicted category scores (for choosing the blend)
 
 
 def load_pipeline(
@@ -185,8 +186,8 @@ def load_pipeline(
     if not isinstance(catalogue, Catalogue):
         catalogue = find_catalogue(catalogue)
     rows, source = history_rows(model_dir, history, fallback_history)
-    embeddings = predictor.embed([r["text"] for r in rows]) if rows else None
-    history = History(rows, embeddings, source)
+    predictions, embeddings = predictor.predict_and_embed([r["text"] for r in rows]) if rows else ([], None)
+    history = History(rows, embeddings, source, [dict(p.scores) for p in predictions])
     taxonomy = model_taxonomy(model_dir, predictor)
     return ClausePipeline(predictor, fit_suggester(catalogue, predictor, history), taxonomy, history)
 
@@ -214,12 +215,15 @@ def fit_suggester(catalogue: Catalogue, predictor: Predictor, history: History, 
     rows = [history.rows[i] for i in mine]
     known = {row["text"] for row in rows}
     own = [row for row in read_history(catalogue.id) if row["text"] not in known]
-    parts = [history.embeddings[mine]] if mine else []  # loaded rows come with their embeddings
+    parts = [history.embeddings[mine]] if mine else []  # loaded rows come with their embeddings and scores
+    scores = [history.scores[i] for i in mine] if history.scores is not None else [None] * len(mine)
     if own:
-        parts.append(np.asarray(predictor.embed([row["text"] for row in own]), dtype=np.float32))
+        predictions, vectors = predictor.predict_and_embed([row["text"] for row in own])
+        parts.append(np.asarray(vectors, dtype=np.float32))
+        scores += [dict(p.scores) for p in predictions]
     embeddings = np.concatenate(parts) if parts else None
     weights = SuggesterWeights(max_suggestions=MAX_SUGGESTIONS)
-    return DepartmentSuggester(catalogue, embed=predictor.embed, weights=weights).fit(rows + own, embeddings)
+    return DepartmentSuggester(catalogue, embed=predictor.embed, weights=weights).fit(rows + own, embeddings, scores)
 
 
 def history_rows(model_dir: Path, history: Sequence[Mapping] | str | Path | None = None,

@@ -57,7 +57,8 @@ def _rank_held_out(i: int, history: Sequence[int], rows, category_scores, labels
     known = [rows[j] for j in history]
     fold_catalogue = catalogue or _catalogue(known, labels)
     vectors = None if embeddings is None or not history else embeddings[list(history)]
-    suggester = DepartmentSuggester(fold_catalogue, embed=embed).fit(known, vectors)
+    scores = [category_scores[j] for j in history]
+    suggester = DepartmentSuggester(fold_catalogue, embed=embed).fit(known, vectors, scores)
     held_out = None if embeddings is None else embeddings[i:i + 1]
     return suggester.suggest([rows[i]["text"]], [category_scores[i]], held_out)[0]
 

@@ -52,7 +52,7 @@ class ServingSettings(DocumentBudgets):
         1536, ge=256, description="address space of a document-reading worker, in MiB: a document that needs more "
         "ends its worker (413), not the service")
     parse_timeout_s: float = Field(
-        60.0, gt=0, description="seconds a worker may spend reading and segmenting one uploaded document (413 beyond)")
+        120.0, gt=0, description="seconds a worker may spend reading and segmenting one uploaded document (413 beyond)")
     max_bureaus: int = Field(
         200, gt=0, description="most bureaus (catalogue files, the shipped one included) the service holds; "
         "POST /v1/catalogues answers 409 beyond it")

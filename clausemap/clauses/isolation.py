@@ -5,7 +5,7 @@ pool kills a worker that runs past the time limit, replaces one that dies, and t
 naming the limit. Workers are started with 'spawn' (the service has torch loaded; a fork would copy it) and
 import only clausemap.clauses.
 
-    pool = ParserPool(workers=2, memory_mb=1536, timeout_s=60, budgets=DocumentBudgets())
+    pool = ParserPool(workers=2, memory_mb=1536, timeout_s=120, budgets=DocumentBudgets())
     document = pool.run(segment_bytes, data, "plan.docx", filename="plan.docx")
 """
 

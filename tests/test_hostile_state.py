@@ -305,3 +305,21 @@ def test_the_model_loads_at_startup_beside_a_broken_catalogue_and_a_shadowing_fi
             answer = client.post("/v1/classify", json={"clauses": ["加强校园安全管理。"], "catalogue": ref})
             assert answer.status_code == status and SECRET not in answer.text, answer.text
     assert files_under(cwd) == before
+
+
+def test_the_command_line_lists_the_readable_catalogues_and_names_the_broken_ones(folders, capsys):
+    from clausemap.cli import main
+
+    catalogues, _, cwd = folders
+    broken_catalogues(catalogues)
+    (cwd / "good").write_text(f"[{SECRET}\n", encoding="utf-8")
+    assert main(["catalogue", "list"]) == 2  # a broken catalogue is an error worth a status, the rest still listed
+    out, err = capsys.readouterr()
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["chengde", "good"]
+    assert {line.split("\t")[0] for line in err.splitlines()} == {"broken", "invalid", "impostor"}
+    assert SECRET not in out + err
+    table = cwd / "t.xlsx"
+    table.write_bytes(district_table())
+    assert main(["history", "add", str(table), "--catalogue", "good"]) == 0  # the folder's good.yaml, not ./good
+    assert main(["history", "add", str(table), "--catalogue", "broken"]) == 2
+    assert "catalogue 'broken' is unavailable" in capsys.readouterr().err

@@ -69,7 +69,13 @@ def write_text_atomic(path: str | Path, text: str, exclusive: bool = False) -> P
             handle.flush()
             os.fsync(handle.fileno())
         if exclusive:
-            os.link(tmp, path)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links: claim the name (O_EXCL), then fill it
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                os.replace(tmp, path)
         else:
             os.replace(tmp, path)
     finally:

@@ -260,6 +260,18 @@ def test_catalogue_writes_are_atomic_and_creation_exclusive(tmp_path, monkeypatc
         write_text_atomic(path, "new\n", exclusive=True)
     assert path.read_text(encoding="utf-8") == "old\n"
 
+    def no_hard_links(*_):
+        raise OSError(1, "Operation not permitted")
+
+    with monkeypatch.context() as patched:  # a file system without hard links: still exclusive
+        patched.setattr(os, "link", no_hard_links)
+        with pytest.raises(FileExistsError):
+            write_text_atomic(path, "new\n", exclusive=True)
+        write_text_atomic(tmp_path / "other.yaml", "other\n", exclusive=True)
+    assert path.read_text(encoding="utf-8") == "old\n"
+    assert (tmp_path / "other.yaml").read_text(encoding="utf-8") == "other\n"
+    (tmp_path / "other.yaml").unlink()
+
     def crash(*_):
         raise OSError(28, "No space left on device")
 

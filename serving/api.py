@@ -15,10 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from clausemap.clauses.ingest import SUFFIXES as UPLOAD_SUFFIXES
+from clausemap.clauses.limits import OverLimitError, TextLimits, check_clause_chars, check_clause_count
 from clausemap.errors import ClausemapError
 from labels.catalogue import CATALOGUE_ID_MAX_LENGTH, CATALOGUE_ID_PATTERN, check_catalogue_id
 from serving import exports, results, schemas
 from serving.deps import Pipeline, Settings, require_api_key
+from serving.limits import text_limits
 from serving.settings import ServingSettings
 
 ERRORS = {code: {"model": schemas.ErrorResponse} for code in (401, 413, 415, 422, 503)}
@@ -51,17 +53,13 @@ async def bureau_pipeline(pipeline, catalogue: str | None):
 
 def check_limits(texts: list[str], settings: ServingSettings, what: str = "clauses") -> None:
     """422 naming the limit when a request has too many clauses or too long a clause."""
-    if len(texts) > settings.max_clauses:
-        raise HTTPException(
-            422, f"{len(texts)} {what} is over the limit of {settings.max_clauses} per request (CLAUSEMAP_MAX_CLAUSES)"
-        )
-    for index, text in enumerate(texts):
-        if len(text) > settings.max_clause_chars:
-            raise HTTPException(
-                422,
-                f"clause {index} has {len(text)} characters, over the limit of {settings.max_clause_chars} "
-                "(CLAUSEMAP_MAX_CLAUSE_CHARS)",
-            )
+    limits = text_limits(settings)
+    try:
+        check_clause_count(len(texts), limits, what)
+        for index, text in enumerate(texts):
+            check_clause_chars(index, text, limits)
+    except OverLimitError as exc:
+        raise HTTPException(exc.http_status, str(exc)) from None
 
 
 @router.post("/classify", response_model=schemas.ClassifyResponse, dependencies=[Depends(require_json)])
@@ -130,10 +128,10 @@ async def classify_plan(
     format: Annotated[ExportFormat, Query(description="json, or a csv/xlsx task-breakdown table")] = ExportFormat.json,
 ):
     """Segment a whole plan (JSON text or an uploaded file) into clauses and classify each one."""
-    document, catalogue = await _segment_request(request)
+    # Segmentation stops at the first limit passed (OverLimitError: 413 for the plan's size, else 422).
+    document, catalogue = await _segment_request(request, text_limits(settings))
     if not document.clauses:
         raise HTTPException(422, "no numbered clauses found in the plan")
-    check_limits([c.text for c in document.clauses], settings, what="clauses in the plan")
     request.state.clauses = len(document.clauses)
     bureau = await bureau_pipeline(pipeline, catalogue)
     outputs = await pipeline.classify_async([c.text for c in document.clauses], catalogue)
@@ -164,7 +162,7 @@ async def classify_plan(
     )
 
 
-async def _segment_request(request: Request):
+async def _segment_request(request: Request, limits: TextLimits):
     """The plan's segmented document, and the catalogue id the request names (None: the default)."""
     from clausemap.clauses import segment_bytes, segment_text
 
@@ -174,7 +172,7 @@ async def _segment_request(request: Request):
             plan = schemas.PlanRequest.model_validate_json(await request.body())
         except ValidationError as exc:
             raise RequestValidationError(exc.errors(include_url=False)) from None
-        return await run_in_threadpool(segment_text, plan.text, doc=plan.doc), plan.catalogue
+        return await run_in_threadpool(segment_text, plan.text, doc=plan.doc, limits=limits), plan.catalogue
     if kind == "multipart/form-data":
         async with request.form(max_files=1, max_fields=5) as form:
             filename, data = await uploaded_file(form, UPLOAD_SUFFIXES, "the plan")
@@ -185,7 +183,8 @@ async def _segment_request(request: Request):
                     check_catalogue_id(catalogue)
                 except ClausemapError as exc:
                     raise HTTPException(422, str(exc)) from None
-            return await run_in_threadpool(read_document, request, segment_bytes, data, filename, doc), catalogue
+            return await run_in_threadpool(read_document, request, segment_bytes, data, filename, doc,
+                                           limits), catalogue
     raise HTTPException(
         415, "send the plan as JSON {\"text\": ...} (application/json) or as a file upload (multipart/form-data)"
     )
@@ -213,8 +212,11 @@ def read_document(request: Request, reader, data: bytes, filename: str, *args):
 
 
 def form_text(form, name: str) -> str | None:
-    """A form field's text, stripped; None when it is missing or blank."""
+    """A form field's text, stripped; None when it is missing or blank; 422 past schemas.NAME_CHARS."""
     value = form.get(name)
+    if isinstance(value, str) and len(value.strip()) > schemas.NAME_CHARS:
+        raise HTTPException(422, f"form field {name!r} has {len(value.strip())} characters, over the limit of "
+                                 f"{schemas.NAME_CHARS}")
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 

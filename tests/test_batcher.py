@@ -70,14 +70,41 @@ def test_a_failing_request_does_not_poison_the_others():
     batcher.close()
 
 
-def test_a_large_request_runs_alone_and_close_finishes_the_queue():
-    recorder = Recorder()
+class TextRecorder(Recorder):
+    """Records the texts of each call, not only their number."""
+
+    def classify(self, texts: list[str]) -> list[tuple[str, int]]:
+        self.texts = getattr(self, "texts", []) + [list(texts)]
+        return super().classify(texts)
+
+
+@pytest.mark.timeout(60)
+def test_a_large_request_is_cut_so_others_do_not_wait_for_all_of_it_and_close_finishes_the_queue():
+    recorder = TextRecorder(delay=0.02)
     batcher = Batcher(recorder.classify, max_clauses=8, wait_s=0.01)
-    big = batcher.submit([f"条款{i}" for i in range(20)])
+    texts = [f"条款{i}" for i in range(30)]
+    big = batcher.submit(texts)
     small = batcher.submit(["一条"])
+    empty = batcher.submit([])
     batcher.close()
-    assert len(big.result(timeout=10)) == 20 and small.result(timeout=10) == [("一条", 2)]
-    assert 20 in recorder.calls
+    assert big.result(timeout=10) == [(t, len(t)) for t in texts]  # every part's results, in order
+    assert small.result(timeout=10) == [("一条", 2)] and empty.result(timeout=10) == []
+    assert all(n <= 8 for n in recorder.calls)
+    calls_with = [next(i for i, call in enumerate(recorder.texts) if text in call) for text in ("一条", "条款29")]
+    assert calls_with[0] < calls_with[1]  # the small request was answered before the large one's last part
+
+
+@pytest.mark.timeout(60)
+def test_a_large_request_that_fails_fails_alone_and_stops():
+    recorder = TextRecorder()
+    batcher = Batcher(recorder.classify, max_clauses=4, wait_s=0.05)
+    bad = batcher.submit([f"条款{i}" for i in range(5)] + ["poison"] + [f"条款{i}" for i in range(6, 12)])
+    good = [batcher.submit([f"好{i}"]) for i in range(3)]
+    with pytest.raises(ValueError, match="poison"):
+        bad.result(timeout=10)
+    assert [f.result(timeout=10) for f in good] == [[(f"好{i}", 2)] for i in range(3)]
+    batcher.close()
+    assert not any("条款11" in call for call in recorder.texts)  # the failed request's last part never ran
 
 
 

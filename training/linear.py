@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +27,11 @@ from training.kinds import FitJob, ModelKind, ModelSection, register
 
 ENCODER_DIR = "encoder"
 LINEAR_FILE = "linear.joblib"
+# Width of the n-gram embedding (department similarity without an encoder): the tf-idf row (tens of thousands of
+# n-grams) projected to this many dimensions, so a request's memory grows by 2 KB a sentence, not by the vocabulary.
+NGRAM_EMBEDDING_DIM = 512
+_PROJECTION_SEED = 20  # fixed: history rows and request sentences must be projected alike
+_PROJECTION_NONZEROS = 4  # per n-gram: several, so two n-grams rarely land on the very same dimensions
 
 
 class NgramFeatures(BaseModel):
@@ -58,9 +64,11 @@ class LinearSection(ModelSection):
 
 class SentenceEncoder:
     """Mean-pooled vectors of a BERT encoder, in length-sorted batches; remembers the texts it has encoded
-    (cross-validation encodes the same sentences for every fold)."""
+    (cross-validation encodes the same sentences for every fold), the least recently used forgotten past
+    CACHE_VECTORS, so a long-running service that retrains does not grow without end."""
 
-    _cache: dict[tuple[str, int, str], np.ndarray] = {}
+    CACHE_VECTORS = 20_000  # about 40 MB of m3e-small vectors; the seed data and written rows need under 5 000
+    _cache: OrderedDict[tuple[str, int, str], np.ndarray] = OrderedDict()
     _cache_lock = threading.Lock()
 
     def __init__(self, source: str, max_length: int, batch_size: int = 32):
@@ -81,14 +89,18 @@ class SentenceEncoder:
             return self._encode(texts)
         keys = [(self.source, self.max_length, t) for t in texts]
         with self._cache_lock:
-            missing = list(dict.fromkeys(t for k, t in zip(keys, texts) if k not in self._cache))
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+            for key in found:
+                self._cache.move_to_end(key)
+        missing = list(dict.fromkeys(t for k, t in zip(keys, texts) if k not in found))
         if missing:
-            vectors = self._encode(missing)
+            fresh = {(self.source, self.max_length, t): v for t, v in zip(missing, self._encode(missing))}
+            found.update(fresh)
             with self._cache_lock:
-                for text, vector in zip(missing, vectors):
-                    self._cache[(self.source, self.max_length, text)] = vector
-        with self._cache_lock:
-            return np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
+                self._cache.update(fresh)
+                while len(self._cache) > self.CACHE_VECTORS:
+                    self._cache.popitem(last=False)
+        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -105,6 +117,20 @@ class SentenceEncoder:
                     out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
                 out[idx] = pooled
         return out if out is not None else np.zeros((0, 0), np.float32)
+
+
+def sparse_projection(n_features: int, dim: int, seed: int = _PROJECTION_SEED):
+    """A fixed sparse random projection (n_features × dim, CSR): each feature adds ±1/√k to k random dimensions
+    (k = _PROJECTION_NONZEROS). Inner products, so cosine similarities, are kept in expectation (Achlioptas;
+    Li, Hastie & Church's very sparse projections), with an error that shrinks as 1/√dim."""
+    from scipy.sparse import csr_matrix
+
+    rng = np.random.default_rng(seed)
+    k = _PROJECTION_NONZEROS
+    rows = np.repeat(np.arange(n_features), k)
+    columns = rng.integers(0, dim, size=n_features * k)
+    values = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=n_features * k) / np.float32(np.sqrt(k))
+    return csr_matrix((values, (rows, columns)), shape=(n_features, dim), dtype=np.float32)
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:
@@ -165,6 +191,9 @@ class LinearPredictor(Predictor):
         self.encoder = None
         if self.saved.get("encoder_classifier") is not None:
             self.encoder = SentenceEncoder(path / ENCODER_DIR, meta.max_length or LinearSection.model_fields["max_length"].default)
+        # Needed only without an encoder; built here, not on first use, so no two threads build it.
+        self._projection = sparse_projection(len(self.saved["vectorizer"].vocabulary_), NGRAM_EMBEDDING_DIM) \
+            if self.encoder is None else None
 
     def _features(self, batch: list[str]):
         """(encoder vectors or None, sparse n-gram matrix or None), each computed once per batch."""
@@ -181,10 +210,9 @@ class LinearPredictor(Predictor):
         weight = self.saved.get("encoder_weight")
         return weight * parts[0] + (1 - weight) * parts[1] if len(parts) == 2 else parts[0]
 
-    @staticmethod
-    def _embedding(vectors, ngrams) -> np.ndarray:
-        # Without an encoder the n-gram vector is the embedding (dense: only when an embedding is asked for).
-        return vectors if vectors is not None else ngrams.toarray()
+    def _embedding(self, vectors, ngrams) -> np.ndarray:
+        # Without an encoder the n-gram vector, projected (computed sparse, dense only at NGRAM_EMBEDDING_DIM wide).
+        return vectors if vectors is not None else (ngrams @ self._projection).toarray()
 
     def _scores(self, batch: list[str]) -> np.ndarray:
         return self._head_scores(*self._features(batch))

@@ -240,14 +240,13 @@ def _document_offset(lines: list[tuple[int, str]], starts: list[int], at: int) -
 
 
 def _walk(node: _Node, section: list[str], out: list[dict], limits: TextLimits) -> None:
-    """Append the clause records under `node` (those with a body) to `out`; stop at the first over a limit."""
+    """Append the clause records under `node` (those with a body) to `out`; stop at the first over the count."""
     for child in node.children:
         if child.children:
             _walk(child, section + [child.heading], out, limits)
             continue
         for record in _leaf_clauses(child, section):
             if record["body"]:
-                check_clause_chars(len(out), record["body"], limits)
                 out.append(record)
                 check_clause_count(len(out), limits, "clauses in the plan", exact=False)
 
@@ -274,6 +273,8 @@ def segment_text(text: str, doc: str = "doc", limits: TextLimits = TextLimits())
     root, before = _build_tree(numbered)
     records: list[dict] = []
     _walk(root, [], records, limits)
+    for index, record in enumerate(records):  # the count first: a plan of too many clauses is refused for that
+        check_clause_chars(index, record["body"], limits)
     if not records:
         raise InputFileError(doc, "no numbered items found (expected items like '一、', '(一)', '1.', '一是')")
 

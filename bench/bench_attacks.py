@@ -100,8 +100,11 @@ def traditional_plan(target_bytes: int) -> str:
 
 
 def short_sentence_clauses(clauses: int = 500, sentences: int = 24) -> list[str]:
-    """`clauses` clause texts within the per-clause limits, each made of many two-character sentences."""
-    return ["学习。" * sentences] * clauses
+    """`clauses` clause texts within the per-clause limits, each of `sentences` different two-character
+    sentences (no two alike in the request, so nothing is shared between them)."""
+    pool = [chr(0x4E00 + i) for i in range(int((clauses * sentences) ** 0.5) + 1)]
+    pairs = (a + b for a in pool for b in pool)
+    return ["".join(next(pairs) + "。" for _ in range(sentences)) for _ in range(clauses)]
 
 
 _CONTENT_TYPES = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/'
@@ -117,7 +120,7 @@ _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 def docx_zip_bomb(path: Path, xml_bytes: int) -> Path:
     """A .docx whose word/document.xml is `xml_bytes` of paragraphs, streamed into the zip (deflate)."""
-    paragraph = ("<w:p><w:r><w:t>" + "加强党的建设" * 20 + "</w:t></w:r></w:p>").encode()
+    paragraph = b"<w:p><w:r><w:t>x</w:t></w:r></w:p>"  # many small elements: each is a parsed node
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
         zf.writestr("_rels/.rels", _RELS)
@@ -212,17 +215,20 @@ def html_span_bomb(cells: int = 600, span: int = 500) -> bytes:
     return f"<html><body><table>{header}<tr>{bomb}</tr></table></body></html>".encode()
 
 
-def many_page_pdf(path: Path, pages: int) -> Path:
-    """A PDF of `pages` pages, a numbered clause on each (reportlab; its built-in CJK font)."""
+def many_page_pdf(path: Path, pages: int, lines: int = 40) -> Path:
+    """A PDF of `pages` full pages: a numbered clause, then `lines` lines of its text (reportlab's built-in CJK
+    font; page streams compressed, so it stays small on disk)."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    pdf = canvas.Canvas(str(path))
+    pdf = canvas.Canvas(str(path), pageCompression=1)
     for page in range(1, pages + 1):
-        pdf.setFont("STSong-Light", 12)
-        pdf.drawString(72, 760, f"{page}. 推进第{page}项重点工作,加强党的建设。")
+        pdf.setFont("STSong-Light", 10)
+        pdf.drawString(50, 790, f"{page}. 推进第{page}项重点工作,加强党的建设。")
+        for line in range(lines):
+            pdf.drawString(50, 770 - 18 * line, "落实立德树人根本任务,健全师资队伍培训体系,推进学校教育现代化。")
         pdf.showPage()
     pdf.save()
     return path
@@ -490,7 +496,8 @@ def poisoned_export(dataset: Path, relabel_as: str = "preschool") -> list[dict]:
         if row.get("categories") == ["party_building"]:
             result = [{"from_name": "categories", "to_name": "text", "type": "choices",
                        "value": {"choices": [relabel_as]}}]
-            tasks.append({"id": len(tasks) + 1, "data": {"clause_id": row["id"], "doc": row["doc"], "text": row["text"]},
+            data = {"clause_id": row["id"], "doc": row["doc"], "text": row["text"]}
+            tasks.append({"id": len(tasks) + 1, "data": data,
                           "annotations": [{"id": 1, "result": result, "created_at": "2026-01-01T00:00:00"}]})
     return tasks
 
@@ -538,7 +545,8 @@ def attack_ssrf_echo(ctx: Context) -> Outcome:
     statuses, job = _retrain_via(ctx, 2)
     echoed = SECRET_BODY in json.dumps(job, ensure_ascii=False)
     return Outcome(f"{statuses}, job {job.get('status', 'none')}",
-                   f"fake LS got {len(_FakeStudio.requests)} requests; its error body echoed: {'yes' if echoed else 'no'}")
+                   f"fake LS got {len(_FakeStudio.requests)} requests; "
+                   f"its error body echoed: {'yes' if echoed else 'no'}")
 
 
 def attack_cross_origin(ctx: Context) -> Outcome:
@@ -607,7 +615,8 @@ def attack_lone_surrogate(ctx: Context) -> Outcome:
     codes = []
     for path, body in bodies.items():
         try:
-            codes.append(f"{path} {ctx.post(path, content=body, headers={'Content-Type': 'application/json'}).status_code}")
+            response = ctx.post(path, content=body, headers={"Content-Type": "application/json"})
+            codes.append(f"{path} {response.status_code}")
         except httpx.TransportError as exc:
             codes.append(f"{path} connection dropped ({type(exc).__name__})")
     return Outcome(", ".join(codes))
@@ -619,7 +628,8 @@ def attack_long_id(ctx: Context) -> Outcome:
 
 def attack_big_correction(ctx: Context) -> Outcome:
     big = "加" * (3 * 1024 * 1024)  # 9 MB of UTF-8
-    response = ctx.post("/v1/feedback", json={"text": "加强党的建设。", "categories": ["party_building"], "doc": big})
+    correction = {"text": "加强党的建设。", "categories": ["party_building"], "doc": big}
+    response = ctx.post("/v1/feedback", json={"corrections": [correction]})
     size = sum(p.stat().st_size for p in ctx.scratch.glob("feedback.sqlite*"))
     return Outcome(_status(response), f"feedback database {size / 1e6:.1f} MB afterwards")
 
@@ -640,19 +650,21 @@ ATTACKS = [
     Attack("dash-bullets", "freeze", "0.3 MB of dash bullets (issue: 0.5 MB)", _plan_text(dash_bullets(300_000))),
     Attack("traditional-text", "freeze", "2 MB traditional plan (issue: 10 MB)",
            _plan_text(traditional_plan(2_000_000))),
-    Attack("short-sentences", "memory", "500 clauses × 24 sentences, 107 KB /v1/classify", attack_short_sentences),
-    Attack("docx-zip-bomb", "no budget", "docx with 40 MB document.xml (issue: 200 MB)",
+    Attack("short-sentences", "memory", "500 clauses × 24 distinct 2-char sentences, 110 KB /v1/classify",
+           attack_short_sentences),
+    Attack("docx-zip-bomb", "no budget", "docx, 40 MB document.xml of 1-char paragraphs (issue: 200 MB)",
            _upload_file("bomb.docx", lambda p: docx_zip_bomb(p, 40_000_000))),
     Attack("xlsx-merge-bomb", "no budget", "table xlsx, merge A3:XFD1048576",
            _upload("merge.xlsx", xlsx_merge_bomb, route="catalogues")),
     Attack("html-span-bomb", "no budget", "table html, 600 cells rowspan=colspan=500",
            _upload("spans.html", html_span_bomb, route="catalogues")),
-    Attack("pdf-pages", "no budget", "1,500-page pdf plan", _upload_file("pages.pdf", lambda p: many_page_pdf(p, 1500))),
+    Attack("pdf-pages", "no budget", "1,500-page pdf plan, 40 lines a page (1.3 MB)",
+           _upload_file("pages.pdf", lambda p: many_page_pdf(p, 1500))),
     Attack("docx-vmerge", "no budget", "docx plan, 500-row vMerge (issue: 1,000)",
            _upload("vmerge.docx", lambda: vmerge_docx(500))),
     Attack("formula-export", "exports", "3 clauses opening = + @, xlsx and csv", attack_formula_export),
     Attack("meta-charset", "500s", '<meta charset="undefined"> html plan',
-           _upload("plan.html", lambda: b'<html><head><meta charset="undefined"></head><body><p>1. x</p></body></html>')),
+           _upload("plan.html", lambda: b'<html><head><meta charset="undefined"></head><p>1. x</p></html>')),
     Attack("xlsx-bad-number", "500s", "xlsx plan, numeric cell holding 'abc'", _upload("plan.xlsx", xlsx_bad_number)),
     Attack("csv-long-field", "500s", "table csv, one 140k-char field",
            _upload("t.csv", lambda: breakdown_csv(field_chars=140_000), route="catalogues")),
@@ -787,16 +799,46 @@ def markdown(rows: list[Row], header: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def side_by_side(before: list[dict], after: list[dict]) -> str:
+    """One table from two --json runs: each attack's status, time, peak RSS and /healthz before and after."""
+    def brief(row: dict | None) -> list[str]:
+        if row is None:
+            return ["not run", "", "", ""]
+        seconds = f"{row['seconds']:.1f}" if row["seconds"] is not None else "n/a"
+        health = "ok" if row["healthz"].startswith("ok") else row["healthz"].replace("no answer in 2 s: ", "missed ")
+        return [row["status"], seconds, f"{row['peak_mib']:.0f}" if row["peak_mib"] else "n/a", health]
+
+    later = {row["attack"]: row for row in after}
+    lines = ["| attack | size | before: status | s | peak MiB | /healthz | after: status | s | peak MiB | /healthz |",
+             "|---|---|---|---:|---:|---|---|---:|---:|---|"]
+    for row in before + [r for r in after if r["attack"] not in {b["attack"] for b in before}]:
+        first = row if row in before else None
+        cells = [row["attack"], row["size"], *brief(first), *brief(later.get(row["attack"]))]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="model artifact the server loads")
+    parser.add_argument("--model", type=Path, help="model artifact the server loads (required to run)")
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout the server runs (default: this one)")
     parser.add_argument("--timeout", type=float, default=90, help="seconds an attack may take (default 90)")
     parser.add_argument("--mem-cap-gb", type=float, default=6, help="the server's RLIMIT_AS in GiB (default 6)")
     parser.add_argument("--only", default="", help="comma-separated attack names (default: all)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     parser.add_argument("--markdown", type=Path, help="also write the table (with its header) here")
+    parser.add_argument("--update", action="store_true",
+                        help="with --json: keep that file's rows of the attacks not run now, and write the table "
+                             "of them all")
+    parser.add_argument("--side-by-side", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
+                        help="print one table from two --json files instead of running")
     args = parser.parse_args(argv)
+    if args.side_by_side:
+        before, after = (json.loads(p.read_text(encoding="utf-8"))["rows"] for p in args.side_by_side)
+        print(side_by_side(before, after), end="")
+        return 0
+    if args.model is None:
+        parser.error("--model is required to run the attacks")
     args.code, args.model = args.code.resolve(), args.model.resolve()
     chosen = [a for a in ATTACKS if not args.only or a.name in args.only.split(",")]
     unknown = set(filter(None, args.only.split(","))) - {a.name for a in ATTACKS}
@@ -818,13 +860,23 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"  {row.attack}: {row.status} in {row.seconds or 0:.1f} s, peak {row.peak_mib or 0:.0f} MiB, "
               f"healthz {row.healthz}, classify {row.classify_after} {row.note} {row.restart}", flush=True)
+    if args.update and args.json and args.json.is_file():
+        earlier = json.loads(args.json.read_text(encoding="utf-8"))
+        header = earlier["header"] + [f"- re-run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC (load "
+                                      f"{os.getloadavg()[0]:.2f}): {', '.join(r.attack for r in rows)}"]
+        fresh = {r.attack: r for r in rows}
+        kept = [Row(**r) for r in earlier["rows"] if r["attack"] not in fresh]
+        order = [a.name for a in ATTACKS]
+        rows = sorted(kept + rows, key=lambda r: order.index(r.attack) if r.attack in order else len(order))
     table = markdown(rows, header)
     print(table)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(table, encoding="utf-8")
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=1), encoding="utf-8")
+        rows_json = [asdict(r) for r in rows]
+        args.json.write_text(json.dumps({"header": header, "rows": rows_json}, ensure_ascii=False, indent=1),
+                             encoding="utf-8")
     return 0
 
 

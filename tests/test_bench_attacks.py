@@ -37,7 +37,7 @@ def test_docx_zip_bomb_holds_the_xml_size_it_claims_and_is_a_docx(bench, tmp_pat
         member = zf.getinfo("word/document.xml")
     assert member.file_size >= 2_000_000
     assert path.stat().st_size < member.file_size / 50  # it is a bomb: the XML compresses away
-    assert docx.Document(str(path)).paragraphs[0].text.startswith("加强党的建设")
+    assert docx.Document(str(path)).paragraphs[0].text == "x"
 
 
 @pytest.mark.timeout(60)
@@ -91,3 +91,15 @@ def test_poisoned_export_relabels_only_party_building_rows(bench, tmp_path):
     (task,) = bench.poisoned_export(dataset)
     assert task["data"]["clause_id"] == "d-1"
     assert task["annotations"][0]["result"][0]["value"]["choices"] == ["preschool"]
+
+
+def test_side_by_side_puts_each_attacks_before_and_after_on_one_line(bench):
+    row = dict(attack="a", list="x", size="1 KB", status="500 Internal Server Error", seconds=52.0, peak_mib=900.0,
+               idle_mib=360.0, healthz="no answer in 2 s: 25 of 26 polls", classify_after="ok", note="",
+               load_1min=1.0, restart="", extra={})
+    table = bench.side_by_side([row], [row | {"status": "413 too big", "seconds": 0.1, "healthz": "ok (1 polls)"},
+                                       row | {"attack": "new"}])
+    lines = table.splitlines()
+    assert lines[2] == ("| a | 1 KB | 500 Internal Server Error | 52.0 | 900 | missed 25 of 26 polls "
+                        "| 413 too big | 0.1 | 900 | ok |")
+    assert lines[3].startswith("| new | 1 KB | not run |")

@@ -9,31 +9,31 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from serving.api import ERRORS, bureau_pipeline, require_json
+from serving.api import ERRORS, bureau_pipeline, check_limits, require_json
 from serving.deps import Pipeline, Settings, require_api_key
-from labels.feedback import FeedbackStore, FeedbackUnavailable
-from serving.schemas import CatalogueId, NonBlankText
+from labels.feedback import FeedbackStore
+from serving.schemas import CatalogueId, LongText, Names, NonBlankText, ShortText
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"], dependencies=[Depends(require_api_key)],
                    responses=ERRORS)
 
 
 class Predicted(BaseModel):
-    categories: list[str] = Field(default_factory=list, description="what the model gave")
-    departments: list[str] = Field(default_factory=list)
+    categories: Names = Field(default_factory=list, description="what the model gave")
+    departments: Names = Field(default_factory=list)
 
 
 class Correction(BaseModel):
-    text: NonBlankText = Field(description="the clause text")
-    categories: list[str] = Field(min_length=1, description="the categories staff gave (taxonomy ids)")
-    lead_departments: list[str] = Field(default_factory=list, description="牵头科室, catalogue names or aliases")
-    cooperating_departments: list[str] = Field(default_factory=list, description="配合科室")
-    doc: str | None = None
-    number: str | None = None
-    model_version: str | None = None
+    text: NonBlankText = Field(description="the clause text (at most CLAUSEMAP_MAX_CLAUSE_CHARS characters)")
+    categories: Names = Field(min_length=1, description="the categories staff gave (taxonomy ids)")
+    lead_departments: Names = Field(default_factory=list, description="牵头科室, catalogue names or aliases")
+    cooperating_departments: Names = Field(default_factory=list, description="配合科室")
+    doc: ShortText | None = None
+    number: ShortText | None = None
+    model_version: ShortText | None = None
     predicted: Predicted | None = None
-    author: str | None = Field(None, max_length=200)
-    comment: str | None = Field(None, max_length=2000)
+    author: ShortText | None = None
+    comment: LongText | None = None
     catalogue: CatalogueId | None = None
 
 
@@ -114,14 +114,9 @@ async def _checked(corrections: list[Correction], pipeline) -> list[dict[str, An
 @router.post("", status_code=201, response_model=FeedbackIds, dependencies=[Depends(require_json)])
 async def add_feedback(body: FeedbackRequest, pipeline: Pipeline, settings: Settings, store: Store) -> FeedbackIds:
     """Store corrections (each a new row: a later correction of the same clause wins when data is built)."""
-    if len(body.corrections) > settings.max_clauses:
-        raise HTTPException(422, f"{len(body.corrections)} corrections is over the limit of {settings.max_clauses} "
-                                 "per request (CLAUSEMAP_MAX_CLAUSES)")
+    check_limits([c.text for c in body.corrections], settings, what="corrections")
     rows = await _checked(body.corrections, pipeline)
-    try:
-        return FeedbackIds(ids=await run_in_threadpool(store.add, rows))
-    except FeedbackUnavailable as exc:
-        raise HTTPException(503, str(exc)) from None
+    return FeedbackIds(ids=await run_in_threadpool(store.add, rows))  # FeedbackUnavailable: 503 (serving.app)
 
 
 @router.get("", response_model=FeedbackList)

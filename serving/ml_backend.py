@@ -4,6 +4,10 @@ GET /health, POST /setup (-> model_version), POST /predict (tasks in, {"results"
 labelling config's names), POST /webhook (annotation events and Start Training queue a retrain in the
 background; the request returns at once) and GET /webhook/jobs/{id} (that retrain's status).
 The app mounts this router behind its API key check (Label Studio sends it as Basic auth).
+
+Retraining fetches the project's export only from the service's own LABEL_STUDIO_URL (with LABEL_STUDIO_API_KEY):
+the hostname and token Label Studio sends to /setup are ignored, so no request can point the service elsewhere.
+Without CLAUSEMAP_API_KEY the webhook does not retrain unless CLAUSEMAP_RETRAIN_WITHOUT_API_KEY is set.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from clausemap.errors import ClausemapError
 from labels.studio.config import (CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME, config_choices,
                                   config_mismatch)
-from labels.studio.connection import Studio, StudioSettings, load_settings
+from labels.studio.connection import Studio, load_settings
 from labels.studio.predictions import prediction
 from serving.retrain import Retrainer, TrainJob, retrain_from_studio
 from serving.api import check_limits
 from serving.deps import get_pipeline, get_settings
 from serving.runtime import ModelState, SerializedPipeline
+from serving.schemas import ConfigText, LongText, ShortText
 from serving.settings import ServingSettings
 
 TRAIN_ACTIONS = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED", "START_TRAINING"}
@@ -47,10 +52,11 @@ class _LabelStudioBody(BaseModel):
 
 
 class SetupRequest(_LabelStudioBody):
-    project: str | None = Field(None, description='"<project id>.<created timestamp>"')
-    schema_: str | None = Field(None, alias="schema", description="the project's labelling config")
-    hostname: str | None = Field(None, description="Label Studio's URL, for fetching annotations")
-    access_token: str | None = Field(None, description="a Label Studio API token, for fetching annotations")
+    project: ShortText | None = Field(None, description='"<project id>.<created timestamp>"')
+    schema_: ConfigText | None = Field(None, alias="schema", description="the project's labelling config")
+    hostname: LongText | None = Field(None, description="Label Studio's URL: ignored, retraining uses LABEL_STUDIO_URL")
+    access_token: LongText | None = Field(None, description="a Label Studio token: ignored, retraining uses "
+                                                            "LABEL_STUDIO_API_KEY")
 
 
 class SetupResponse(BaseModel):
@@ -68,8 +74,8 @@ class Task(_LabelStudioBody):
 
 class PredictRequest(_LabelStudioBody):
     tasks: list[Task] = Field(min_length=1)
-    project: str | None = None
-    label_config: str | None = None
+    project: ShortText | None = None
+    label_config: ConfigText | None = None
 
 
 class PredictResponse(BaseModel):
@@ -78,7 +84,7 @@ class PredictResponse(BaseModel):
 
 
 class WebhookEvent(_LabelStudioBody):
-    action: str
+    action: ShortText
     project: dict[str, Any] | JsonInt | None = None
 
 
@@ -103,29 +109,14 @@ def project_id(value: str | int | dict | None) -> int | None:
         return None
 
 
-def setup_connections(app) -> dict[int, Any]:
-    """Project id -> the Label Studio URL and token it sent to /setup (kept in memory only)."""
-    if getattr(app.state, "ml_connections", None) is None:
-        app.state.ml_connections = {}
-    return app.state.ml_connections
-
-
 def get_retrainer(request: Request) -> Retrainer:
     """One Retrainer per app, made on first use; a finished retrain swaps the app's model."""
     app = request.app
     if getattr(app.state, "ml_retrainer", None) is None:
         state: ModelState = app.state.model
-        connections = setup_connections(app)
 
         def retrain(project: int):
-            try:
-                settings = load_settings()  # LABEL_STUDIO_URL / _API_KEY of the service, when set
-            except ClausemapError:
-                settings = connections.get(project)  # else what Label Studio sent to /setup
-                if settings is None:
-                    raise ClausemapError(
-                        "no Label Studio connection: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for the service"
-                    ) from None
+            settings = load_settings()  # the service's LABEL_STUDIO_URL / _API_KEY, never a requester's
             if state.pipeline is None:
                 raise ClausemapError("no model is loaded, so there is nothing to retrain")
             serving = request.app.state.settings
@@ -145,20 +136,14 @@ async def health(pipeline: SerializedPipeline = Depends(get_pipeline)) -> Health
 
 @router.post("/setup", response_model=SetupResponse)
 async def setup(
-    body: SetupRequest, request: Request, pipeline: SerializedPipeline = Depends(get_pipeline)
+    body: SetupRequest, pipeline: SerializedPipeline = Depends(get_pipeline)
 ) -> SetupResponse:
-    """Check the project's labelling config and answer with the model version."""
+    """Check the project's labelling config and answer with the model version (hostname and token are ignored)."""
     if body.schema_:
         problem = config_mismatch(body.schema_, pipeline.taxonomy)
         if problem:
             raise HTTPException(422, f"the project's labelling config does not fit clausemap ({problem}); "
                                 "create the project with `clausemap label init`")  # fmt: skip
-    pid = project_id(body.project)
-    if pid is not None and body.hostname and body.access_token:
-        try:
-            setup_connections(request.app)[pid] = StudioSettings(url=body.hostname, api_key=body.access_token)
-        except ValueError:
-            pass  # an unusable hostname only matters for retraining, which reports it
     return SetupResponse(model_version=pipeline.model_version)
 
 
@@ -195,10 +180,15 @@ async def predict(
 
 
 @router.post("/webhook", response_model=WebhookResponse)
-async def webhook(event: WebhookEvent, retrainer: Retrainer = Depends(get_retrainer)) -> WebhookResponse:
-    """Annotation created/updated or Start Training: queue a retrain and return at once."""
+async def webhook(event: WebhookEvent, settings: ServingSettings = Depends(get_settings),
+                  retrainer: Retrainer = Depends(get_retrainer)) -> WebhookResponse:
+    """Annotation created/updated or Start Training: queue a retrain and return at once (403 when the service has
+    no API key and CLAUSEMAP_RETRAIN_WITHOUT_API_KEY is not set: anyone could then swap its model)."""
     if event.action not in TRAIN_ACTIONS:
         return WebhookResponse(status="ignored")
+    if settings.api_key is None and not settings.retrain_without_api_key:
+        raise HTTPException(403, "retraining from the webhook is off: set CLAUSEMAP_API_KEY (connect Label Studio "
+                                 "with it), or CLAUSEMAP_RETRAIN_WITHOUT_API_KEY=true")
     pid = project_id(event.project)
     if pid is None:
         raise HTTPException(422, f"{event.action} event without a project id")

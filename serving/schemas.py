@@ -17,6 +17,18 @@ class ErrorResponse(BaseModel):
 # Stated in the schema for clients; enforced by the validators below, whose messages say more than a pattern's.
 NON_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
 
+# The longest free text each kind of request field may hold, in characters: the one place for these limits.
+# Clause texts are limited by CLAUSEMAP_MAX_CLAUSE_CHARS (api.check_limits), a whole plan by the body size.
+NAME_CHARS = 200  # a plan or bureau name, an item number, a model version, an author, a section or category
+NOTE_CHARS = 2000  # a comment, a URL
+CONFIG_CHARS = 200_000  # a Label Studio labelling config (XML)
+NAMES_PER_FIELD = 100  # categories or sections listed in one field
+
+ShortText = Annotated[str, Field(max_length=NAME_CHARS)]
+LongText = Annotated[str, Field(max_length=NOTE_CHARS)]
+ConfigText = Annotated[str, Field(max_length=CONFIG_CHARS)]
+Names = Annotated[list[ShortText], Field(max_length=NAMES_PER_FIELD)]
+
 
 CatalogueId = Annotated[str, Field(
     pattern=CATALOGUE_ID_PATTERN, max_length=CATALOGUE_ID_MAX_LENGTH,
@@ -54,7 +66,7 @@ NonBlankText = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": 
 
 class PlanRequest(BaseModel):
     text: NonBlankText = Field(description="the whole plan as plain text")
-    doc: str = Field("plan", min_length=1, max_length=200, description="a name for the plan")
+    doc: ShortText = Field("plan", min_length=1, description="a name for the plan")
     catalogue: CatalogueId | None = None
 
 
@@ -77,11 +89,26 @@ class CategoryScore(BaseModel):
     )
 
 
+class SectionReason(BaseModel):
+    kind: Literal["history", "category", "keyword"] = Field(
+        description="history: a past task of this bureau it resembles; category: a category the section owns; "
+                    "keyword: terms of the section found in the clause")
+    text: str = Field(description="the reason in plain words")
+    bureau: str = Field("", description="history: the bureau of the past task")
+    plan: str = Field("", description="history: the plan or table it came from (title, else document id)")
+    year: str = Field("", description="history: the plan's year, when its title or document says it")
+    number: str = Field("", description="history: the task's number in that plan")
+    category: str = Field("", description="category: the category id the section owns")
+    keywords: list[str] = Field(default_factory=list, description="keyword: the terms found in the clause")
+
+
 class DepartmentSuggestion(BaseModel):
     name: str
     score: float
     lead: bool = Field(description="suggested as lead (牵头) rather than cooperating (配合) section")
     evidence: list[str] = Field(default_factory=list, description="why this section was suggested")
+    reasons: list[SectionReason] = Field(default_factory=list,
+                                         description="the same reasons, structured; the strongest first")
 
 
 class ClauseClassification(BaseModel):
@@ -116,6 +143,8 @@ class PlanClause(ClauseClassification):
         description="配合科室 in the breakdown: the other stated sections, else the next best suggestions"
     )
     departments_source: Literal["stated", "suggested", "corrected"]
+    collectives: list[str] = Field(default_factory=list, description="collective entries the plan states as "
+                                   "written (各科室, 相关处室, 局属各单位): all or the related units, no section")
     corrected: bool = Field(False, description="staff corrected this clause (/v1/feedback): labels and sections are "
                                                 "theirs, the scores the model's")
     correction_id: int | None = None

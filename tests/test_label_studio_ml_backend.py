@@ -14,6 +14,7 @@ from labels.catalogue import load_catalogue
 from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME, label_config
 from labels.taxonomy import load_taxonomy
 from serving.launch import running_service
+from tests.support.jobs import wait_for_job
 from tests.support.markers import needs
 
 pytestmark = [pytest.mark.model, pytest.mark.server]
@@ -26,20 +27,24 @@ STARTUP_S = 120
 RETRAIN_S = 300
 
 
-@pytest.fixture(scope="module")
-@needs("model", "server")
-def service(tiny_model_dir, tmp_path_factory):
-    """`clausemap serve` on the tiny model, behind an API key, with no Label Studio settings of its own."""
-    work = tmp_path_factory.mktemp("ml-backend")
+def serve(model_dir, work, studio_url: str | None = None, studio_key: str | None = None):
+    """`clausemap serve` on the model, behind an API key, retraining from the Label Studio given (else none)."""
     env = {
         "CLAUSEMAP_API_KEY": API_KEY,
         "CLAUSEMAP_CACHE": str(work / "cache"),
         "CLAUSEMAP_LS_CONFIG": str(work / "no-label-studio.yaml"),
-        "LABEL_STUDIO_URL": None,
-        "LABEL_STUDIO_API_KEY": None,
+        "LABEL_STUDIO_URL": studio_url,
+        "LABEL_STUDIO_API_KEY": studio_key,
         "CLAUSEMAP_MODEL": None,
     }
-    with running_service(tiny_model_dir, env=env, log_path=work / "serve.log", ready_timeout_s=STARTUP_S) as url:
+    return running_service(model_dir, env=env, log_path=work / "serve.log", ready_timeout_s=STARTUP_S)
+
+
+@pytest.fixture(scope="module")
+@needs("model", "server")
+def service(tiny_model_dir, tmp_path_factory):
+    """The service with no Label Studio settings of its own."""
+    with serve(tiny_model_dir, tmp_path_factory.mktemp("ml-backend")) as url:
         yield httpx.Client(base_url=url, auth=("labelstudio", API_KEY), timeout=60)
 
 
@@ -127,16 +132,6 @@ def test_webhook_ignores_other_events_and_a_training_request_without_a_connectio
     assert service.post("/webhook", json={"action": "START_TRAINING"}).status_code == 422
 
 
-def wait_for_job(service, job_id: str, timeout_s: float) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = service.get(f"/webhook/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.5)
-    pytest.fail(f"retrain job {job_id} still {job['status']} after {timeout_s}s")
-
-
 def wait_for_new_version(service, old: str, timeout_s: float) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -151,7 +146,16 @@ def wait_for_new_version(service, old: str, timeout_s: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def connected(label_studio, service):
+@needs("model", "server", "label_studio")
+def studio_service(tiny_model_dir, tmp_path_factory, label_studio):
+    """The service as a deployment runs it: LABEL_STUDIO_URL / _API_KEY name the Label Studio it retrains from."""
+    work = tmp_path_factory.mktemp("ml-backend-connected")
+    with serve(tiny_model_dir, work, label_studio.url, label_studio.api_key) as url:
+        yield httpx.Client(base_url=url, auth=("labelstudio", API_KEY), timeout=60)
+
+
+@pytest.fixture(scope="module")
+def connected(label_studio, studio_service):
     """A project with three seed clauses (no predictions yet) and the service connected as its ML backend."""
     from labels.studio.connection import Studio, StudioSettings
     from labels.studio.project import init_project
@@ -166,7 +170,7 @@ def connected(label_studio, service):
         env.setenv("CLAUSEMAP_API_KEY", API_KEY)
         from clausemap.cli import main
 
-        service_url = str(service.base_url).rstrip("/")
+        service_url = str(studio_service.base_url).rstrip("/")
         argv = ["label", "connect", "--project", "clausemap ml backend", "--service", service_url]
         assert main(argv) == 0
         assert main(argv) == 0  # connecting again updates, adds nothing
@@ -177,7 +181,7 @@ def connected(label_studio, service):
 
 
 @pytest.mark.label_studio
-def test_label_studio_connects_and_receives_predictions_for_a_task(connected, service):
+def test_label_studio_connects_and_receives_predictions_for_a_task(connected, studio_service):
     studio, project, backend = connected
     client = studio.client
     assert client.ml.get(backend.id).state == "CO", client.ml.get(backend.id).error_message  # connected
@@ -188,7 +192,7 @@ def test_label_studio_connects_and_receives_predictions_for_a_task(connected, se
     )
     predictions = client.tasks.get(str(task.id)).predictions
     assert len(predictions) == 1
-    assert predictions[0].model_version == served_version(service)
+    assert predictions[0].model_version == served_version(studio_service)
     names = {item["from_name"]: item for item in predictions[0].result}
     assert set(names[CATEGORIES_NAME]["value"]["choices"]) <= set(TAXONOMY.ids)
     # Label Studio kept the evidence spans of every specific category given.
@@ -198,7 +202,7 @@ def test_label_studio_connects_and_receives_predictions_for_a_task(connected, se
 
 
 @pytest.mark.label_studio
-def test_start_training_retrains_in_the_background_and_changes_the_model_version(connected, service):
+def test_start_training_retrains_in_the_background_and_changes_the_model_version(connected, studio_service):
     studio, project, backend = connected
     client = studio.client
     tasks = studio.tasks(project.id)
@@ -214,27 +218,26 @@ def test_start_training_retrains_in_the_background_and_changes_the_model_version
                 }
             ],
         )
-    before = served_version(service)
+    before = served_version(studio_service)
     client.ml.train(backend.id)  # Label Studio sends START_TRAINING (no annotation) to /webhook
-    after = wait_for_new_version(service, before, RETRAIN_S)
+    after = wait_for_new_version(studio_service, before, RETRAIN_S)
     assert after != before
-    assert service.post("/setup", json={"project": f"{project.id}.1"}).json()["model_version"] == after
+    assert studio_service.post("/setup", json={"project": f"{project.id}.1"}).json()["model_version"] == after
     clause = tasks[0].data["text"]
-    assert (
-        service.post("/predict", json={"tasks": [{"id": 1, "data": {"text": clause}}]}).json()["model_version"] == after
-    )
+    predicted = studio_service.post("/predict", json={"tasks": [{"id": 1, "data": {"text": clause}}]})
+    assert predicted.json()["model_version"] == after
 
 
 @pytest.mark.label_studio
-def test_an_annotation_reaches_the_service_through_the_keyed_webhook_and_retrains(connected, service):
+def test_an_annotation_reaches_the_service_through_the_keyed_webhook_and_retrains(connected, studio_service):
     """With the key set, Label Studio's annotation webhook carries it: the service accepts it, retrains, and the
     new model version answers /predict."""
     studio, project, backend = connected
     task = studio.tasks(project.id)[-1]
-    before = served_version(service)
+    before = served_version(studio_service)
     studio.client.annotations.create(task.id, result=[{"from_name": CATEGORIES_NAME, "to_name": TEXT_NAME,
                                                        "type": "choices", "value": {"choices": ["teachers"]}}])
-    after = wait_for_new_version(service, before, RETRAIN_S)
+    after = wait_for_new_version(studio_service, before, RETRAIN_S)
     clause = task.data["text"]
-    assert service.post("/predict", json={"tasks": [{"id": 1, "data": {"text": clause}}]}).json()["model_version"] \
-        == after
+    predicted = studio_service.post("/predict", json={"tasks": [{"id": 1, "data": {"text": clause}}]})
+    assert predicted.json()["model_version"] == after

@@ -60,12 +60,14 @@ def model_categoriser(model: Path | None):
 def run_init(args) -> int:
     from clausemap.clauses.tables import read_table
     from labels.bureaus import create_bureau
+    from labels.catalogue_init import describe
 
     tables = [read_table(path) for path in args.tables]
     catalogue, path, added = create_bureau(tables, args.bureau, args.id, model_categoriser(args.model), args.output,
                                            args.force, not args.no_history)
     print(f"wrote {path}: catalogue {catalogue.id!r} of {catalogue.bureau}, {len(catalogue.departments)} sections "
           f"from {sum(len(t.items) for t in tables)} tasks")
+    print("check what was inferred (labels/functions.yaml says what names mean):\n" + describe(catalogue))
     if added is not None:
         print(f"history: {added.added} tasks added")
     return 0

@@ -19,11 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clausemap.clauses.section_names import split_glued
 from clausemap.clauses.tables import TableItem
 from clausemap.errors import ClausemapError, InputFileError
 from clausemap.fileio import read_jsonl_objects, write_text_atomic
 from clausemap.paths import bureau_history_dir, catalogues_dir
-from labels.catalogue import BUREAU_NAME_MAX_LENGTH, Catalogue
+from labels.catalogue import BUREAU_NAME_MAX_LENGTH, Catalogue, name_key
 
 log = logging.getLogger(__name__)
 # Held from the last check that an id is free to the catalogue's creation, so a process's concurrent creations
@@ -113,10 +114,10 @@ def task_rows(catalogue: Catalogue, items: Iterable[TableItem]) -> tuple[list[di
     """Table tasks as history rows: sections in the catalogue's names, lead first; unknown names reported."""
     rows, report = [], Added()
     for item in items:
-        names = [(written, catalogue.resolve(written)) for written in item.departments]
+        names = [pair for written in item.departments for pair in _resolved(catalogue, written)]
         report.unknown += [w for w, name in names if name is None and w not in report.unknown]
         departments = list(dict.fromkeys(name for _, name in names if name))
-        lead = list(dict.fromkeys(n for n in (catalogue.resolve(w) for w in item.lead_departments) if n))
+        lead = list(dict.fromkeys(n for w in item.lead_departments for _, n in _resolved(catalogue, w) if n))
         if not departments:
             report.skipped += 1
             continue
@@ -127,6 +128,18 @@ def task_rows(catalogue: Catalogue, items: Iterable[TableItem]) -> tuple[list[di
             "source": "table",
         })
     return rows, report
+
+
+def _resolved(catalogue: Catalogue, written: str) -> list[tuple[str, str | None]]:
+    """(as written, catalogue name) of a table's section name; a name the catalogue does not know is split into
+    names it does when it is two of them glued ("教学处教科室")."""
+    name = catalogue.resolve(written)
+    if name is not None:
+        return [(written, name)]
+    parts = split_glued(name_key(written), {name_key(w) for d in catalogue.departments for w in (d.name, *d.aliases)})
+    if len(parts) > 1:
+        return [(part, catalogue.resolve(part)) for part in parts]
+    return [(written, None)]
 
 
 def add_history(catalogue: Catalogue, items: Iterable[TableItem]) -> Added:

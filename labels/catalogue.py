@@ -79,6 +79,15 @@ class Department(BaseModel):
     categories: tuple[str, ...] = Field(min_length=1)
     keywords: tuple[str, ...] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _what_the_name_says(cls, data):
+        """A section listed by name only (or without categories) gets the categories and keywords its name
+        carries (labels/functions.yaml: 安全科 → safety)."""
+        from labels.functions import with_inferred
+
+        return with_inferred(data)
+
     @field_validator("categories")
     @classmethod
     def _known_categories(cls, ids: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:

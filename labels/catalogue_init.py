@@ -17,7 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from clausemap.clauses.tables import BreakdownTable
+from clausemap.clauses.section_names import is_collective
 from labels.catalogue import Catalogue, Department, name_key
+from labels.functions import FALLBACK_CATEGORY, infer
 
 # texts -> the category ids of each text
 Categorise = Callable[[Sequence[str]], list[list[str]]]
@@ -58,7 +60,7 @@ def catalogue_from_items(items: Sequence, bureau: str, catalogue_id: str, catego
     group = _name_groups(name for item in items for name in item.departments)
     sections: dict[str, _Section] = defaultdict(_Section)
     for item in items:
-        for name in item.departments:
+        for name in (n for n in item.departments if not is_collective(n)):  # "各处室" is all of them, no section
             section = sections[group(name)]
             section.written[name] += 1
             (section.leads if name in item.lead_departments else section.cooperates).append(item.text)
@@ -76,13 +78,32 @@ def catalogue_from_items(items: Sequence, bureau: str, catalogue_id: str, catego
         # "法规科" inside "办公室(法规科)" is another name of it, unless some section is written so already
         inner = [m for w in forms for m in _PARENS.findall(name_key(w)) if name_key(m) not in taken]
         taken.update(name_key(m) for m in inner)
+        named = infer(forms[0])  # what the name says comes first: 安全科 leads safety whatever its tasks were
         departments.append(Department(
             name=forms[0],
             aliases=tuple(dict.fromkeys(a for a in forms[1:] + inner if a != forms[0])),
             responsibility=_responsibility(section),
-            categories=tuple(_categories(section.leads or section.cooperates, labels_of)),
+            categories=_merged(named.categories, _categories(section.leads or section.cooperates, labels_of)),
+            keywords=named.keywords,
         ))
     return Catalogue(id=catalogue_id, bureau=bureau, plans=plans, departments=tuple(departments))
+
+
+def _merged(named: tuple[str, ...], from_tasks: list[str]) -> tuple[str, ...]:
+    """The name's specific categories, then those of the section's tasks ("other" from the name only when the
+    tasks give nothing)."""
+    specific = [c for c in named if c != FALLBACK_CATEGORY]
+    return tuple(dict.fromkeys(specific + from_tasks)) or named
+
+
+def describe(catalogue: Catalogue) -> str:
+    """One line per section, for review: its categories, and the functions its name carries."""
+    lines = []
+    for dept in catalogue.departments:
+        functions = infer(dept.name).functions
+        lines.append(f"  {dept.name}: categories {', '.join(dept.categories)}"
+                     + (f"; the name says {', '.join(functions)}" if functions else "; the name says nothing"))
+    return "\n".join(lines)
 
 
 def _name_groups(names) -> Callable[[str], str]:

@@ -133,3 +133,17 @@ def test_split_glued_needs_every_part_known():
     assert split_glued("教学处教科室", {"教学处"}) == ["教学处教科室"]
     assert split_glued("教学处", {"教学", "处"}) == ["教学处"]  # too short to be two names
     assert split_glued("基础教育科", {"基础教育科", "基础"}) == ["基础教育科"]  # known itself
+
+
+def test_names_glued_in_one_table_are_split_by_the_bureaus_catalogue():
+    """A table that never writes 教学处 or 教科室 alone: the catalogue's names split the glued cell."""
+    from labels.bureaus import task_rows
+    from labels.catalogue import Catalogue
+
+    catalogue = Catalogue.model_validate({"id": "school", "bureau": "某某中学", "departments": ["教学处", "教科室", "团委"]})
+    rows = [["序号", "工作任务", "牵头部门", "配合部门"], ["1", "开展校本教研", "教学处教科室", "团 委"]]
+    table = decode_table(*_csv(rows))
+    assert table.items[0].departments == ["教学处教科室", "团委"]  # the table alone cannot tell
+    [row], report = task_rows(catalogue, table.items)
+    assert row["departments"] == ["教学处", "教科室", "团委"] and row["lead_departments"] == ["教学处", "教科室"]
+    assert report.unknown == []

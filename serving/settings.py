@@ -45,7 +45,7 @@ class ServingSettings(DocumentBudgets):
     max_clauses: int = Field(500, gt=0, description="most clauses in one request (or one plan)")
     max_clause_chars: int = Field(8000, gt=0, description="longest clause, in characters")
     max_plan_chars: int = Field(
-        500_000, gt=0, description="longest plan text (JSON, or an upload's text once read), in characters; checked "
+        200_000, gt=0, description="longest plan text (JSON, or an upload's text once read), in characters; checked "
         "before it is cleaned (413 beyond)")
     parse_workers: int = Field(2, gt=0, description="worker processes that read uploaded documents (more uploads wait)")
     parse_memory_mb: int = Field(

@@ -32,7 +32,7 @@ def test_dotted_overrides_are_applied_and_typed():
     ("training.epochs=-1", "training.epochs: Input should be greater than 0"),
     ("model.max_length=many", "model.max_length: Input should be a valid integer"),
     ("colour=blue", "colour: unknown key"),
-    ("model.kind=gpt", "model.kind: unknown model kind 'gpt' (known: bert, linear, "),
+    ("model.kind=gpt", "model.kind: unknown model kind 'gpt' (known: bert, ensemble, linear, "),
 ])
 def test_bad_overrides_name_the_key(override, key):
     with pytest.raises(InputFileError) as err:

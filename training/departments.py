@@ -137,7 +137,11 @@ class CharNgramEmbedder:
         self._vectorizer.fit(list(texts))
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        return self._vectorizer.transform(list(texts)).toarray().astype(np.float32)
+        return self.sparse(texts).toarray().astype(np.float32)
+
+    def sparse(self, texts: Sequence[str]):
+        """The same vectors as a sparse matrix, unit length (products of these stay off the BLAS threads)."""
+        return self._vectorizer.transform(list(texts))
 
 
 class DepartmentSuggester:
@@ -157,7 +161,8 @@ class DepartmentSuggester:
         self.history: list[HistoryItem] = []
         self.blend = HistoryBlend()
         self._ngrams: CharNgramEmbedder | None = None
-        self._history_ngrams = self._history_vectors = np.zeros((0, 0), dtype=np.float32)
+        self._history_ngrams = None  # sparse character n-gram vectors of the history
+        self._history_vectors = np.zeros((0, 0), dtype=np.float32)
         self._dual = self._dual_lead = np.zeros((0, len(self._names)))  # ridge coefficients per history item
 
     def fit(self, rows: Iterable[Mapping], embeddings: np.ndarray | None = None,
@@ -177,7 +182,7 @@ class DepartmentSuggester:
             return self
         texts = [h.text for h in self.history]
         self._ngrams = CharNgramEmbedder(texts)
-        self._history_ngrams = _unit_rows(self._ngrams(texts))
+        self._history_ngrams = self._ngrams.sparse(texts)
         if self._embed is None:
             self._history_vectors = np.zeros((len(texts), 0), dtype=np.float32)
         elif embeddings is not None:
@@ -229,7 +234,7 @@ class DepartmentSuggester:
     def _kernel(self, ngrams: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Similarity of texts to the history: character n-grams, averaged with the encoder's when it has one;
         plus 1, so the ridge learns how often each section is named at all."""
-        kernel = ngrams @ self._history_ngrams.T
+        kernel = (ngrams @ self._history_ngrams.T).toarray()
         if vectors.shape[1]:
             kernel = (kernel + vectors @ self._history_vectors.T) / 2
         return kernel + 1.0
@@ -263,7 +268,7 @@ class DepartmentSuggester:
         """(texts x history) kernel between new texts and the past tasks, None without history."""
         if not self.history or not texts:
             return None
-        ngrams = _unit_rows(self._ngrams(texts))
+        ngrams = self._ngrams.sparse(texts)
         if self._embed is None:
             vectors = np.zeros((len(texts), 0), dtype=np.float32)
         else:

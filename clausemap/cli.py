@@ -21,6 +21,16 @@ COMMAND_MODULES = [
     "training.departments_cli",  # evaluate-departments
     "serving.cli",  # serve
 ]
+# Stages that provide services to earlier ones (clausemap.hooks); each defines provide_hooks().
+HOOK_PROVIDERS = [
+    "training.cli",  # the model loader behind `label push --model` and `catalogue init --model`
+]
+
+
+def provide_hooks() -> None:
+    """Register what later stages provide to earlier ones, explicitly, before a command runs."""
+    for name in HOOK_PROVIDERS:
+        importlib.import_module(name).provide_hooks()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    provide_hooks()
     try:
         return int(args.func(args) or 0)
     except ClausemapError as exc:

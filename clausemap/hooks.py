@@ -2,7 +2,8 @@
 
 Stages import only downward (clauses ← labels ← training ← serving). `clausemap label push --model DIR` (the
 labels stage) pre-annotates with the model, which the training stage loads; so the training stage provides the
-loader here when the command line is built (training.cli.register), and the labels stage asks for it.
+loader here (training.cli.provide_hooks, called explicitly by clausemap.cli.main before a command runs, never as
+a side effect of an import or of building the parser), and the labels stage asks for it.
 """
 
 from __future__ import annotations
@@ -23,5 +24,6 @@ def provide_pipeline_loader(loader: Callable[..., Any]) -> None:
 def load_pipeline(model_dir, **options) -> Any:
     """The inference pipeline of a model artifact (training.pipeline.load_pipeline, once provided)."""
     if _pipeline_loader is None:
-        raise ClausemapError("loading a model needs the training stage (training.cli provides it)")
+        raise ClausemapError("loading a model needs the training stage: call clausemap.cli.provide_hooks() first "
+                             "(the clausemap command does)")
     return _pipeline_loader(model_dir, **options)

@@ -146,3 +146,17 @@ def test_model_info_through_the_service_names_the_runtime(exported_dir):
         info = client.get("/v1/model").json()
     assert info["info"]["runtime"] == "onnx-int8"
     assert json.dumps(info["info"]["details"]["onnx"])
+
+
+def test_quantizer_advice_is_muted_without_silencing_other_logging():
+    import logging
+    import os
+
+    from training.onnx_export import _QuantizerAdvice
+
+    def record(pathname):
+        return logging.LogRecord("root", logging.WARNING, pathname, 1, "message", None, None)
+
+    advice = _QuantizerAdvice()
+    assert not advice.filter(record(os.path.join("site-packages", "onnxruntime", "quantization", "quantize.py")))
+    assert advice.filter(record(os.path.join("serving", "retrain.py")))

@@ -335,3 +335,20 @@ def test_the_command_line_lists_the_readable_catalogues_and_names_the_broken_one
     assert main(["history", "add", str(table), "--catalogue", "good"]) == 0  # the folder's good.yaml, not ./good
     assert main(["history", "add", str(table), "--catalogue", "broken"]) == 2
     assert "catalogue 'broken' is unavailable" in capsys.readouterr().err
+
+
+def test_a_listing_reads_no_catalogue_file_twice(folders, tmp_path, monkeypatch):
+    import labels.catalogue as catalogue_module
+
+    catalogues, _, _ = folders
+    shipped = find_catalogue("chengde")
+    for n in range(20):  # more than the 16 files the cache used to hold
+        save_catalogue(shipped.model_copy(update={"id": f"b{n}", "plans": {}}), catalogues / f"b{n}.yaml")
+    reads = []
+    validate = catalogue_module._validate
+    monkeypatch.setattr(catalogue_module, "_validate", lambda *a: reads.append(a[0]) or validate(*a))
+    with service(tmp_path) as client:
+        first = client.get("/v1/catalogues").json()["catalogues"]
+        assert len(first) == 21 and len(reads) == 20
+        assert client.get("/v1/catalogues").json()["catalogues"] == first
+    assert len(reads) == 20  # the second listing read none again

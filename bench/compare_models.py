@@ -1,13 +1,17 @@
 """Benchmark (not a test): compare model configs and variants by leave-one-document-out cross-validation.
 
-    .venv/bin/python bench/compare_models.py                      # every variant below (about 1.5 hours on 2 cores)
-    .venv/bin/python bench/compare_models.py --only default no-written --json-out /tmp/cv.json
+    .venv/bin/python bench/compare_models.py                      # every variant below (hours on 2 cores)
+    .venv/bin/python bench/compare_models.py --only ngrams ngrams/no-written --json-out /tmp/cv.json
     .venv/bin/python bench/compare_models.py --configs configs/baseline-tfidf.yaml training.epochs=1
 
-A variant is a config plus dotted overrides. Each runs `clausemap cv --config FILE --json OVERRIDES` in its own
-process (progress on stderr); the script prints macro-F1 (mean ± sd and per fold), pooled macro-/micro-F1,
-pooled per-category F1, the worst co-label rate and the training time, best first. Test folds hold real clauses
-only; written rows only ever train. m3e-small must be fetched first: `clausemap models fetch m3e-small`.
+A variant is a config plus dotted overrides; every variant trained with the written rows (data/written.jsonl)
+runs twice, with them and without them (`NAME/no-written`): the written rows were written by people who had read
+the seed plans, so with them seed cv favours models that memorise seed phrasing (n-grams), and plans never seen
+rank models differently (issue 21). Each runs `clausemap cv --config FILE --json OVERRIDES` in its own process
+(progress on stderr); the script prints macro-F1 (mean ± sd and per fold), pooled macro-/micro-F1, pooled
+per-category F1, the worst co-label rate, the training time summed over folds and the wall time, best first.
+Test folds hold real clauses only; written rows only ever train. m3e-small must be fetched first:
+`clausemap models fetch m3e-small`.
 """
 
 from __future__ import annotations
@@ -20,15 +24,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = "configs/sentences-ngrams.yaml"
+ENSEMBLE = "configs/ensemble-m3e-ngrams.yaml"
+NGRAMS = "configs/sentences-ngrams.yaml"
 M3E = "configs/m3e-sentences.yaml"
-# (name, config, overrides): the default, then one lever taken away or changed at a time, then the other kinds.
+NO_WRITTEN = "data.written=null"
+# (name, config, overrides): the default (the ensemble), the n-grams alone, one lever of theirs taken away or changed
+# at a time, then the other kinds. Each with written rows gets a twin without them (with_and_without_written).
 VARIANTS = [
-    ("default", DEFAULT, []),
-    ("no-written", DEFAULT, ["data.written=null"]),
-    ("clause-unit", DEFAULT, ["training.unit=clause"]),
-    ("sentences-only", DEFAULT, ["training.include_clauses=false"]),
-    ("heldout-thresholds", DEFAULT, ["thresholds.source=heldout"]),
+    ("ensemble", ENSEMBLE, []),
+    ("ngrams", NGRAMS, []),
+    ("clause-unit", NGRAMS, ["training.unit=clause"]),
+    ("sentences-only", NGRAMS, ["training.include_clauses=false"]),
+    ("heldout-thresholds", NGRAMS, ["thresholds.source=heldout"]),
     ("with-m3e", M3E, []),
     ("with-m3e-weight-0.25", M3E, ["model.encoder_weight=0.25"]),
     ("m3e-only", M3E, ["model.tfidf=null"]),
@@ -38,6 +45,18 @@ VARIANTS = [
     ("m3e-finetuned-clauses", "configs/m3e-small.yaml", []),
     ("m3e-finetuned-sentences+written", "configs/m3e-small-sentences.yaml", []),
 ]
+
+
+def with_and_without_written(variants: list[tuple[str, str, list[str]]]) -> list[tuple[str, str, list[str]]]:
+    """Each variant, followed by its twin trained without the written rows when its config names some."""
+    from training.config import load_config
+
+    twins = []
+    for name, config, overrides in variants:
+        twins.append((name, config, overrides))
+        if load_config(ROOT / config, overrides).data.written is not None:
+            twins.append((f"{name}/no-written", config, [*overrides, NO_WRITTEN]))
+    return twins
 
 
 def run_cv(config: str, overrides: list[str]) -> dict:
@@ -59,7 +78,7 @@ def table(results: list[dict]) -> str:
     folds = [f["fold"] for f in results[0]["folds"]]
     labels = list(results[0]["pooled"]["per_label"])
     head = ["variant", "macro-F1 mean ± sd", *[f"fold {name[:3]}" for name in folds], "pooled macro-F1",
-            "pooled micro-F1", *labels, "worst co-label", "train s (5 folds)"]
+            "pooled micro-F1", *labels, "worst co-label", "train s (all folds)", "wall s"]
     lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
     for r in sorted(results, key=lambda r: r["macro_f1_mean"], reverse=True):
         worst = r.get("colabel", {}).get("max")
@@ -67,7 +86,7 @@ def table(results: list[dict]) -> str:
                  *[f"{f['macro_f1']:.3f}" for f in r["folds"]], f"{r['pooled']['macro_f1']:.3f}",
                  f"{r['pooled']['micro_f1']:.3f}", *[_f1(r["pooled"]["per_label"][k]["f1"]) for k in labels],
                  f"{worst['from']}→{worst['to']} {worst['rate']:.2f}" if worst else "–",
-                 f"{r['train_seconds_total']:.0f}"]
+                 f"{r['train_seconds_total']:.0f}", f"{r['wall_seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -82,10 +101,11 @@ def main() -> int:
     if args.configs:
         variants = [(Path(c).stem, c, []) for c in args.configs]
     else:
-        variants = [v for v in VARIANTS if not args.only or v[0] in args.only]
-        unknown = set(args.only or []) - {v[0] for v in VARIANTS}
+        every = with_and_without_written(VARIANTS)
+        variants = [v for v in every if not args.only or v[0] in args.only]
+        unknown = set(args.only or []) - {v[0] for v in every}
         if unknown:
-            raise SystemExit(f"unknown variants {sorted(unknown)}; known: {[v[0] for v in VARIANTS]}")
+            raise SystemExit(f"unknown variants {sorted(unknown)}; known: {[v[0] for v in every]}")
     results = []
     for name, config, overrides in variants:
         print(f"== cv {name}: {config} {' '.join(overrides)}", file=sys.stderr, flush=True)

@@ -99,12 +99,15 @@ def traditional_plan(target_bytes: int) -> str:
     return _lines_up_to(["一、總體要求"], lambda i: f"{i}. {TRADITIONAL}", target_bytes)
 
 
-def short_sentence_clauses(clauses: int = 500, sentences: int = 24) -> list[str]:
-    """`clauses` clause texts within the per-clause limits, each of `sentences` different two-character
-    sentences (no two alike in the request, so nothing is shared between them)."""
-    pool = [chr(0x4E00 + i) for i in range(int((clauses * sentences) ** 0.5) + 1)]
-    pairs = (a + b for a in pool for b in pool)
-    return ["".join(next(pairs) + "。" for _ in range(sentences)) for _ in range(clauses)]
+def short_sentence_clauses(clauses: int = 500, sentences: int = 14) -> list[str]:
+    """`clauses` clause texts within the per-clause limits, each of `sentences` different sentences of the
+    shortest length that is still a sentence of its own (5 characters and ';')."""
+    pool = [chr(0x4E00 + i) for i in range(20)]
+
+    def sentence(k: int) -> str:
+        return "".join(pool[(k // 20**d) % 20] for d in range(5)) + ";"
+
+    return ["".join(sentence(c * sentences + s) for s in range(sentences)) for c in range(clauses)]
 
 
 _CONTENT_TYPES = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/'
@@ -406,6 +409,7 @@ class Attack:
     run: Callable[[Context], Outcome]
     restart_check: bool = False  # poisons state on disk: does a restarted service come back?
     timeout: float | None = None  # overrides --timeout (e.g. a retrain that must finish)
+    prepare: Callable[[Path], object] | None = None  # builds a big file in the scratch folder, before the clock
 
 
 def _status(response: httpx.Response) -> str:
@@ -581,11 +585,10 @@ def _upload(filename: str, build: Callable[[], bytes], route: str = "plans") -> 
     return run
 
 
-def _upload_file(filename: str, build: Callable[[Path], Path]) -> Callable[[Context], Outcome]:
-    """A big attack file is built on disk (streamed), then uploaded as a plan."""
+def _send_file(filename: str) -> Callable[[Context], Outcome]:
+    """Upload the plan file the attack's `prepare` built in the scratch folder."""
     def run(ctx: Context) -> Outcome:
-        path = build(ctx.scratch / filename)
-        return Outcome(_status(_upload_plan(ctx, filename, path.read_bytes())))
+        return Outcome(_status(_upload_plan(ctx, filename, (ctx.scratch / filename).read_bytes())))
     return run
 
 
@@ -650,16 +653,16 @@ ATTACKS = [
     Attack("dash-bullets", "freeze", "0.3 MB of dash bullets (issue: 0.5 MB)", _plan_text(dash_bullets(300_000))),
     Attack("traditional-text", "freeze", "2 MB traditional plan (issue: 10 MB)",
            _plan_text(traditional_plan(2_000_000))),
-    Attack("short-sentences", "memory", "500 clauses × 24 distinct 2-char sentences, 110 KB /v1/classify",
+    Attack("short-sentences", "memory", "500 clauses × 14 distinct 6-char sentences, 113 KB /v1/classify",
            attack_short_sentences),
     Attack("docx-zip-bomb", "no budget", "docx, 40 MB document.xml of 1-char paragraphs (issue: 200 MB)",
-           _upload_file("bomb.docx", lambda p: docx_zip_bomb(p, 40_000_000))),
+           _send_file("bomb.docx"), prepare=lambda folder: docx_zip_bomb(folder / "bomb.docx", 40_000_000)),
     Attack("xlsx-merge-bomb", "no budget", "table xlsx, merge A3:XFD1048576",
            _upload("merge.xlsx", xlsx_merge_bomb, route="catalogues")),
     Attack("html-span-bomb", "no budget", "table html, 600 cells rowspan=colspan=500",
            _upload("spans.html", html_span_bomb, route="catalogues")),
     Attack("pdf-pages", "no budget", "1,500-page pdf plan, 40 lines a page (1.3 MB)",
-           _upload_file("pages.pdf", lambda p: many_page_pdf(p, 1500))),
+           _send_file("pages.pdf"), prepare=lambda folder: many_page_pdf(folder / "pages.pdf", 1500)),
     Attack("docx-vmerge", "no budget", "docx plan, 500-row vMerge (issue: 1,000)",
            _upload("vmerge.docx", lambda: vmerge_docx(500))),
     Attack("formula-export", "exports", "3 clauses opening = + @, xlsx and csv", attack_formula_export),
@@ -709,6 +712,8 @@ def classify_after(server: Server) -> str:
 
 def run_attack(attack: Attack, args) -> Row:
     scratch = Path(tempfile.mkdtemp(prefix=f"bench-attack-{attack.name}-"))
+    if attack.prepare:
+        attack.prepare(scratch)
     server = Server(args.code, args.model, scratch, int(args.mem_cap_gb * 2**30))
     load = os.getloadavg()[0]
     problem = server.start()

@@ -31,11 +31,14 @@ class DocumentBudgets(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLAUSEMAP_", extra="ignore")
 
     max_unzipped_bytes: int = Field(
-        64 * 1024 * 1024, gt=0,
+        32 * 1024 * 1024, gt=0,
         description=".docx/.xlsx: total size of the zip's members once decompressed (declared and actually read)")
     max_zip_members: int = Field(1000, gt=0, description=".docx/.xlsx: most files inside the zip")
     max_pdf_pages: int = Field(200, gt=0, description=".pdf: most pages")
     max_pdf_chars: int = Field(2_000_000, gt=0, description=".pdf: most characters of extracted text")
+    max_docx_paragraphs: int = Field(
+        100_000, gt=0, description=".docx: most paragraphs, table cells' included (python-docx reads each one's "
+        "text in ~0.1 ms: 32 MiB of empty paragraphs would take minutes)")
     max_table_cells: int = Field(
         200_000, gt=0,
         description="tables (.xlsx, .docx, .html, .csv): most cells of a table once merged ranges, rowspan×colspan "
@@ -65,7 +68,7 @@ def using(limits: DocumentBudgets) -> Iterator[DocumentBudgets]:
 
 
 _UNITS = {"max_unzipped_bytes": "bytes", "max_zip_members": "files", "max_pdf_pages": "pages",
-          "max_pdf_chars": "characters", "max_table_cells": "cells"}
+          "max_pdf_chars": "characters", "max_docx_paragraphs": "paragraphs", "max_table_cells": "cells"}
 
 
 def over_budget(filename: str, field: str, amount: int, what: str, limits: DocumentBudgets | None = None):

@@ -84,16 +84,21 @@ def _looks_like_text(text: str) -> bool:
 
 
 def open_docx(data: bytes, filename: str):
-    """A python-docx Document of the bytes; InputFileError naming the file when they are not a .docx."""
+    """A python-docx Document of the bytes, within max_unzipped_bytes and max_docx_paragraphs; InputFileError
+    naming the file when they are not a .docx."""
     import docx  # python-docx
+    from docx.oxml.ns import qn
 
     check_zip(data, filename, ".docx")
     try:
-        return docx.Document(io.BytesIO(data))
+        document = docx.Document(io.BytesIO(data))
     except MemoryError:  # a parser worker's memory cap: the pool names it
         raise
     except Exception as exc:  # PackageNotFoundError, zipfile.BadZipFile, lxml errors: they vary by version
         raise InputFileError(filename, f"not a readable .docx file ({type(exc).__name__})") from None
+    paragraphs = sum(1 for _ in document.element.body.iter(qn("w:p")))  # lxml counts them in C
+    check(filename, "max_docx_paragraphs", paragraphs, "it has")
+    return document
 
 
 def open_workbook(data: bytes, filename: str):

@@ -45,6 +45,9 @@ class ParserPool:
         with self._free:
             with self._lock:
                 worker = self._idle.pop() if self._idle else None
+            if worker is not None and not worker.process.is_alive():  # ended while idle (the kernel's OOM killer)
+                worker.kill()
+                worker = None
             worker = worker or _Worker(self._context, self.memory_mb)
             try:
                 outcome, payload = worker.call((function, args, self.budgets, self.timeout_s), self.timeout_s)

@@ -240,3 +240,14 @@ def test_the_embedding_member_must_be_one_of_the_members(tmp_path):
     path.write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(InputFileError, match="'nope' is not a member"):
         load_config(path)
+
+
+@pytest.mark.parametrize("cpu_max, expected", [("max 100000\n", None), ("150000 100000\n", 2), ("50000 100000", 1),
+                                               ("garbage", None)])
+def test_inference_threads_fit_the_container_quota(tmp_path, cpu_max, expected):
+    from training.onnx_export import cpu_threads
+
+    limit = tmp_path / "cpu.max"
+    limit.write_text(cpu_max, encoding="ascii")
+    affinity = cpu_threads(tmp_path / "absent")
+    assert cpu_threads(limit) == (affinity if expected is None else min(affinity, expected))

@@ -13,6 +13,7 @@ the PyTorch runtime use them); the ONNX files are an addition.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from pathlib import Path
@@ -92,9 +93,21 @@ def exported_file(model_dir: Path, details: dict[str, Any], precision: str = "in
     return path if path is not None and path.is_file() else None
 
 
-def cpu_threads() -> int:
-    """The cores this process may run on (a container's or taskset's limit, not the host's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def cpu_threads(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may run on: its CPU affinity (taskset, cpuset), capped by a cgroup v2 CPU quota
+    (`docker --cpus=2` leaves every host core in the affinity mask). More compute threads than that only wait
+    for each other: an intra-op thread descheduled mid-operator stalls the rest at its barrier."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable: the affinity mask is the limit
+    return cores
 
 
 class OnnxModel:

@@ -39,7 +39,9 @@ COOWNER_WEIGHT = 0.5
 _TERM_SPLIT = re.compile(r"[、，,；;/（）()\s]+")
 _MIN_TERM_CHARS = 2
 # Leave-one-out picks among these: the history's share of the score, and the ridge's regularisation.
-HISTORY_SHARES = (0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0)  # the floor lets history fill in where the catalogue is silent
+HISTORY_SHARES = (0.0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0)
+# History always counts this little on top of its share: it orders what the catalogue leaves silent or tied.
+GAP_FILL = 0.01
 RIDGE_PENALTIES = (0.3, 1.0, 3.0)
 # A bureau co-leads when at least this share of its past tasks has more than one lead.
 CO_LEAD_SHARE = 0.25
@@ -240,8 +242,9 @@ class DepartmentSuggester:
         return kernel + 1.0
 
     def _choose_blend(self, kernel, named, leads, catalogue) -> tuple[HistoryBlend, float]:
-        """The history share and ridge penalty whose leave-one-out ranking of the history is best (recall@3 plus
-        lead accuracy; ties go to the smaller share: the history has to prove itself)."""
+        """The history share and ridge penalty by leave-one-out on the history (recall@3 plus lead accuracy of its
+        held-out tasks). The history has to prove itself: the smallest share within one task's worth (1 / n) of
+        the best is taken, so noise in a short history does not buy it weight."""
         n = len(self.history)
         co_lead = float(np.mean(leads.sum(axis=1) > 1)) >= CO_LEAD_SHARE
         fixed = self.weights.history_share
@@ -250,19 +253,19 @@ class DepartmentSuggester:
             return HistoryBlend(share=shares[0], co_lead=co_lead), RIDGE_PENALTIES[-1]
         cat_values = np.array([c.values for c, _ in catalogue])
         cat_lead = np.array([c.lead for c, _ in catalogue])
-        best, best_key = None, None
+        tried = []
         for penalty in RIDGE_PENALTIES:
             hat = kernel @ np.linalg.inv(kernel + penalty * np.eye(n))
             loo_named, loo_lead = (np.clip(_leave_one_out(hat, t), 0, 1) for t in (named, leads))
             for share in shares:
-                score = (share * loo_named + (1 - share) * cat_values) * self._allowed
-                lead = share * loo_lead + (1 - share) * cat_lead
+                score = ((share + GAP_FILL) * loo_named + (1 - share) * cat_values) * self._allowed
+                lead = (share + GAP_FILL) * loo_lead + (1 - share) * cat_lead
                 recall, lead_hits = _held_out_quality(score, lead, named, leads)
-                key = (round(recall + lead_hits, 6), -share, penalty)
-                if best_key is None or key > best_key:
-                    best_key = key
-                    best = HistoryBlend(share, penalty, round(recall, 4), round(lead_hits, 4), co_lead)
-        return best, best.penalty
+                tried.append(HistoryBlend(share, penalty, round(recall, 4), round(lead_hits, 4), co_lead))
+        best = max(b.recall_at_3 + b.lead_accuracy for b in tried)
+        good = [b for b in tried if b.recall_at_3 + b.lead_accuracy >= best - 1 / n]
+        chosen = min(good, key=lambda b: (b.share, -(b.recall_at_3 + b.lead_accuracy), -b.penalty))
+        return chosen, chosen.penalty
 
     def _similarity(self, texts: list[str], embeddings: np.ndarray | None) -> np.ndarray | None:
         """(texts x history) kernel between new texts and the past tasks, None without history."""
@@ -295,9 +298,10 @@ class DepartmentSuggester:
         catalogue, weighted = self._catalogue_part(text, category_scores)
         share = self.blend.share if similarity is not None else 0.0
         history = self._history_signal(similarity)
-        score = (share * history.values + (1 - share) * catalogue.values) * self._allowed
-        lead_score = share * history.lead + (1 - share) * catalogue.lead
-        parts = [(share, history)] + [((1 - share) * weight / (sum(w for w, _ in weighted) or 1.0), signal)
+        history_weight = share + GAP_FILL if similarity is not None else 0.0
+        score = (history_weight * history.values + (1 - share) * catalogue.values) * self._allowed
+        lead_score = history_weight * history.lead + (1 - share) * catalogue.lead
+        parts = [(history_weight, history)] + [((1 - share) * weight / (sum(w for w, _ in weighted) or 1.0), signal)
                                       for weight, signal in weighted]
 
         # Ties go to the likelier lead, then to catalogue order.

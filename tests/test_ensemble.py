@@ -150,6 +150,22 @@ def test_int8_ensemble_agrees_with_fp32(ensemble_dir):
 
 @pytest.mark.model
 @pytest.mark.timeout(600)
+def test_export_command_exports_the_bert_member_of_an_ensemble(ensemble_dir, tmp_path):
+    import shutil
+
+    from clausemap.cli import main
+
+    copy = tmp_path / "ensemble"
+    shutil.copytree(ensemble_dir, copy)
+    shutil.rmtree(member_dir(copy, "bert") / "onnx")
+    assert load_predictor(copy).info["runtime"].startswith("torch-fp32")  # no export left: PyTorch
+    assert main(["export", str(copy)]) == 0
+    assert (member_dir(copy, "bert") / INT8_FILE).is_file()
+    assert load_predictor(copy).info["runtime"] == "onnx-int8 + linear"
+
+
+@pytest.mark.model
+@pytest.mark.timeout(600)
 def test_each_sentence_goes_through_the_bert_once_for_scores_and_embedding(ensemble_dir):
     predictor = load_predictor(ensemble_dir, "torch")
     bert = predictor.members[predictor.embedder]

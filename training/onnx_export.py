@@ -74,13 +74,20 @@ def export_onnx(model_dir: str | Path) -> dict[str, Any]:
 
 
 def export_artifact(model_dir: str | Path) -> dict[str, Any]:
-    """Add ONNX files to an existing bert-kind artifact and record them in its clausemap.json."""
+    """Add ONNX files to an existing bert-kind artifact (or an ensemble's bert members) and record them in its
+    clausemap.json."""
     from training.artifact import read_meta, write_meta
 
     meta = read_meta(model_dir)
+    if meta.kind == "ensemble":  # its bert members, each an artifact of its own
+        from training.ensemble import member_dir
+
+        members = [m["name"] for m in meta.config["model"]["members"] if m["model"]["kind"] == "bert"]
+        if members:
+            return {name: export_artifact(member_dir(model_dir, name)) for name in members}
     if meta.kind != "bert":
         raise ClausemapError(f"{model_dir}: a {meta.kind!r} model has no ONNX export; only bert-kind models "
-                             "(fine-tuned transformers) are exported")
+                             "(fine-tuned transformers) and ensembles with a bert member are exported")
     meta.details["onnx"] = export_onnx(model_dir)
     write_meta(Path(model_dir), meta)
     return meta.details["onnx"]

@@ -1,6 +1,8 @@
 """The plan result as a task-breakdown table (序号, 条款, 类别, 依据, 牵头科室, 配合科室, 完成时限, 置信度): CSV or XLSX.
 
-依据 gives, for each category, the sentence of the clause that decided it ("学前教育: 新增公办幼儿园学位3000个。").
+依据 gives, for each category, the sentence of the clause that decided it ("学前教育: 新增公办幼儿园学位3000个。"),
+and for each suggested section why ("总务处: similar to 2023年工作计划 item 4 (总务处, 政教处)"). Collectives the
+plan states ("各科室") stand as written after the cooperating sections.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def breakdown_rows(plan: PlanResponse) -> list[list]:
                 "、".join(names.get(label, label) for label in clause.labels),
                 evidence_text(clause),
                 "、".join(clause.lead_departments),
-                "、".join(clause.cooperating_departments),
+                "、".join(clause.cooperating_departments + clause.collectives),
                 "、".join(clause.deadlines),  # empty when the clause states none
                 round(clause.confidence, 2),
             ]
@@ -41,8 +43,14 @@ def breakdown_rows(plan: PlanResponse) -> list[list]:
 
 
 def evidence_text(clause) -> str:
-    """One line per assigned category: its name and its deciding (best) sentence."""
-    return "\n".join(f"{c.name}: {c.evidence[0].text}" for c in clause.categories if c.assigned and c.evidence)
+    """One line per assigned category (its name and its deciding sentence), then one per suggested section in the
+    breakdown (its name and its strongest reason)."""
+    lines = [f"{c.name}: {c.evidence[0].text}" for c in clause.categories if c.assigned and c.evidence]
+    if clause.departments_source == "suggested":
+        reasons = {d.name: d.evidence[0] for d in clause.departments if d.evidence}
+        lines += [f"{name}: {reasons[name]}" for name in clause.lead_departments + clause.cooperating_departments
+                  if name in reasons]
+    return "\n".join(lines)
 
 
 def to_csv(plan: PlanResponse) -> bytes:

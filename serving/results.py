@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 from typing import Sequence
 
 from clausemap.clauses import Clause
 from clausemap.clauses.deadlines import find_deadlines
+from clausemap.clauses.section_names import split_collectives
 from labels.catalogue import Catalogue
 from labels.taxonomy import Taxonomy
 from serving import schemas
@@ -47,7 +49,8 @@ def classification(text: str, result: ClauseResult, pipeline: ClassifyPipeline, 
         "labels": labels,
         "departments": [
             schemas.DepartmentSuggestion(
-                name=d.name, score=float(d.score), lead=bool(d.lead), evidence=list(d.evidence)
+                name=d.name, score=float(d.score), lead=bool(d.lead), evidence=list(d.evidence),
+                reasons=[schemas.SectionReason(**{**asdict(r), "keywords": list(r.keywords)}) for r in d.reasons],
             )
             for d in result.departments
         ],
@@ -60,8 +63,10 @@ def classification(text: str, result: ClauseResult, pipeline: ClassifyPipeline, 
 def plan_clause(clause: Clause, result: ClauseResult, pipeline: ClassifyPipeline,
                 settings: ServingSettings) -> schemas.PlanClause:
     fields = classification(clause.text, result, pipeline, settings)
-    stated = catalogue_names(clause.departments, pipeline.catalogue)
-    stated_lead = catalogue_names(clause.lead_departments, pipeline.catalogue)
+    # "各科室" stated in a plan is all units: shown as written, never counted as a section
+    named, collectives = split_collectives(clause.departments)
+    stated = catalogue_names(named, pipeline.catalogue)
+    stated_lead = catalogue_names(split_collectives(clause.lead_departments)[0], pipeline.catalogue)
     if stated:
         named, lead, source = stated, stated_lead or stated[:1], "stated"
     else:
@@ -80,6 +85,7 @@ def plan_clause(clause: Clause, result: ClauseResult, pipeline: ClassifyPipeline
         lead_departments=lead,
         cooperating_departments=[d for d in named if d not in lead],
         departments_source=source,
+        collectives=collectives,
         **fields,
     )
 

@@ -18,7 +18,8 @@ class ErrorResponse(BaseModel):
 NON_BLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
 
 # The longest free text each kind of request field may hold, in characters: the one place for these limits.
-# Clause texts are limited by CLAUSEMAP_MAX_CLAUSE_CHARS (api.check_limits), a whole plan by the body size.
+# Clause texts are limited by CLAUSEMAP_MAX_CLAUSE_CHARS (api.check_limits), a whole plan by CLAUSEMAP_MAX_PLAN_CHARS
+# (checked while it is segmented: clausemap.clauses.limits).
 NAME_CHARS = 200  # a plan or bureau name, an item number, a model version, an author, a section or category
 NOTE_CHARS = 2000  # a comment, a URL
 CONFIG_CHARS = 200_000  # a Label Studio labelling config (XML)

@@ -226,3 +226,28 @@ def test_start_a_new_bureau_from_its_table_and_analyse_a_plan_for_it(browser, se
     options = rows.nth(0).locator(".editor").inner_text()
     assert all(name in options for name in OTHER_SECTIONS) and "规划财务科" not in options
     page.close()
+
+
+def test_page_shows_collectives_as_written_and_why_each_section_is_suggested(browser, server):
+    text = ("2023年工作要点\n"
+            "1.加强校园安全管理,开展防溺水和消防应急演练。\n"
+            "2.推进学前教育普及普惠发展,新建公办幼儿园。(责任科室:基础教育科、各科室)\n")
+    plan = httpx.post(f"{server}/v1/plans", json={"text": text}, timeout=120).json()
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    rows = analyse(page, server, text)
+    suggested = rows.nth(0).locator("td.dept ul.depts").first.locator("li")
+    shown = plan["clauses"][0]["lead_departments"] + plan["clauses"][0]["cooperating_departments"]
+    assert suggested.count() == len(shown)
+    reasons = {d["name"]: d["reasons"][0] for d in plan["clauses"][0]["departments"]}
+    prefix = {"history": "相似往年任务：", "category": "负责类别：", "keyword": "提到："}
+    for k, name in enumerate(shown):  # every suggested section says why, under its name
+        why = suggested.nth(k).locator(".why").inner_text()
+        reason = reasons[name]
+        assert why.startswith(prefix[reason["kind"]])
+        if reason["kind"] == "history":
+            assert reason["bureau"] in why and f"第{reason['number']}项" in why
+        elif reason["kind"] == "keyword":
+            assert reason["keywords"][0] in why
+    collective = rows.nth(1).locator("td.dept li.collective")
+    assert collective.count() == 1 and collective.inner_text().startswith("各科室")
+    page.close()

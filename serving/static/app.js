@@ -212,6 +212,16 @@ function pin(row, category) {
   highlight(row, category.id);
 }
 
+// Why a section is suggested, in words a planning officer reads: the past task, the category, the keyword.
+function reasonText(reason) {
+  if (reason.kind === "history") {
+    const plan = reason.year && !reason.plan.includes(reason.year) ? `${reason.year} ${reason.plan}` : reason.plan;
+    return `相似往年任务：${[reason.bureau, plan].filter(Boolean).join(" ")} 第${reason.number}项`;
+  }
+  if (reason.kind === "category") return `负责类别：${categoryNames[reason.category] || reason.category}`;
+  return `提到：${reason.keywords.join("、")}`;
+}
+
 function departmentItem(name, lead, suggestion, tag) {
   const item = el("li", { class: lead ? "lead" : "" }, name);
   if (suggestion) {
@@ -219,6 +229,7 @@ function departmentItem(name, lead, suggestion, tag) {
     item.title = suggestion.evidence.join("\n") || "无依据";
   }
   item.append(el("span", { class: `tag ${suggestion ? "suggested" : "stated"}` }, tag));
+  if (suggestion && suggestion.reasons.length) item.append(el("div", { class: "why" }, reasonText(suggestion.reasons[0])));
   return item;
 }
 
@@ -232,6 +243,10 @@ function departments(clause) {
     owners.append(suggested
       ? departmentItem(name, lead, byName[name], lead ? "建议牵头" : "建议配合")
       : departmentItem(name, lead, null, clause.corrected ? "已更正" : "计划列明"));
+  }
+  // "各科室" as the plan writes it: all (or the related) units, never one section.
+  for (const name of clause.collectives || []) {
+    owners.append(el("li", { class: "collective" }, name, el("span", { class: "tag stated" }, "全体/相关单位")));
   }
   if (suggested || !clause.departments.length) return [owners];
   const others = el("ul", { class: "depts" },

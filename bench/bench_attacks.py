@@ -9,8 +9,10 @@ For each attack a fresh server (`python -m clausemap serve --model M --port P` o
 older checkout can be measured with this script) under a hard address-space cap (RLIMIT_AS), with scratch
 CLAUSEMAP_CATALOGUES / CLAUSEMAP_BUREAU_HISTORY / CLAUSEMAP_FEEDBACK_DB / CLAUSEMAP_RETRAINED_MODELS folders,
 so nothing in the checkout is touched. While the attack runs, /healthz is polled (2 s timeout) and the server's
-VmHWM sampled; afterwards one /v1/classify must still answer. Attacks that poison state on disk also restart the
-server on the same folders and say whether it comes back. Prints one markdown table; --json writes the rows.
+memory sampled (its VmHWM, and its worker processes' RSS: later code parses uploads in workers); afterwards one
+/v1/classify must still answer. Attacks that poison state on disk also restart the server on the same folders
+and say whether it comes back. Prints one markdown table; --json writes the rows (--update: into an earlier
+run's file); --side-by-side BEFORE.json AFTER.json prints the two runs as one table.
 
 Sizes are scaled down where the undefended code would take minutes; the table names each size.
 """
@@ -283,7 +285,8 @@ class Server:
         deadline, last = time.monotonic() + ready_timeout_s, "no answer"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                return f"exited with {self.process.returncode}"
+                lines = (self.scratch / "serve.log").read_text(errors="replace").strip().splitlines() or [""]
+                return f"exited with {self.process.returncode}: {lines[-1][:160]}"
             try:
                 response = httpx.get(f"{self.base}/readyz", timeout=5)
                 if response.status_code == 200:
@@ -306,12 +309,24 @@ class Server:
         return f"server died (signal {-code})" if code is not None and code < 0 else f"server died (exit {code})"
 
     def peak_mib(self) -> float | None:
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except (OSError, AttributeError):
-            return None
-        found = re.search(r"VmHWM:\s+(\d+) kB", status)
-        return int(found.group(1)) / 1024 if found else None
+        """The server process's own VmHWM."""
+        return _status_mib(self.process.pid, "VmHWM") if self.process else None
+
+    def workers_rss_mib(self) -> tuple[int, float]:
+        """(how many, summed VmRSS) of the server's descendants now: parser worker processes, where there are."""
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        found, frontier = [], [self.process.pid] if self.process else []
+        while frontier:
+            children = [pid for pid, parent in parents.items() if parent in frontier]
+            found += children
+            frontier = children
+        return len(found), sum(_status_mib(pid, "VmRSS") or 0.0 for pid in found)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -323,11 +338,21 @@ class Server:
                 self.process.wait()
 
 
+def _status_mib(pid: int, key: str) -> float | None:
+    try:
+        found = re.search(rf"{key}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    except OSError:
+        return None
+    return int(found.group(1)) / 1024 if found else None
+
+
 class Watch:
-    """While an attack runs: VmHWM sampled every 0.2 s, /healthz polled every 0.5 s with a 2 s timeout."""
+    """While an attack runs, every 0.2 s: the server's VmHWM, and the summed VmRSS of the server and its worker
+    processes (uploads are parsed in workers where the code has them); /healthz polled every 0.5 s, 2 s timeout."""
 
     def __init__(self, server: Server):
         self.server, self.peak = server, server.peak_mib() or 0.0
+        self.workers_peak, self.workers_seen = 0.0, 0
         self.polls, self.missed, self.slowest = 0, 0, 0.0
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._sample, daemon=True),
@@ -342,11 +367,19 @@ class Watch:
         self._stop.set()
         for thread in self._threads:
             thread.join()
-        self.peak = max(self.peak, self.server.peak_mib() or 0.0)
+        self._take_sample()
 
     def _sample(self):
         while not self._stop.wait(0.2):
-            self.peak = max(self.peak, self.server.peak_mib() or 0.0)
+            self._take_sample()
+
+    def _take_sample(self):
+        own = self.server.peak_mib() or 0.0
+        count, workers = self.server.workers_rss_mib()
+        rss = _status_mib(self.server.process.pid, "VmRSS") or 0.0
+        self.workers_seen = max(self.workers_seen, count)
+        self.workers_peak = max(self.workers_peak, workers)
+        self.peak = max(self.peak, own, rss + workers)
 
     def _health(self):
         with httpx.Client(timeout=2) as client:
@@ -721,7 +754,7 @@ def run_attack(attack: Attack, args) -> Row:
         return Row(attack.name, attack.issue_list, attack.size, f"server did not start: {problem}", None, None,
                    None, "n/a", "n/a", "", load)
     timeout = attack.timeout or args.timeout
-    idle = server.peak_mib()
+    idle = (server.peak_mib() or 0.0) + server.workers_rss_mib()[1]
     status, note, seconds = "", "", None
     try:
         with httpx.Client(base_url=server.base, timeout=timeout) as client, Watch(server) as watch:
@@ -743,6 +776,9 @@ def run_attack(attack: Attack, args) -> Row:
     finally:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+    if watch.workers_seen:
+        note = "; ".join(filter(None, [note, f"{watch.workers_seen} worker processes, their RSS up to "
+                                             f"{watch.workers_peak:.0f} MiB (in the peak)"]))
     return Row(attack.name, attack.issue_list, attack.size, status, seconds, watch.peak, idle, watch.health(), after,
                note, load, restart)
 
@@ -857,6 +893,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {machine()}; load average at start {' / '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"- server: fresh `clausemap serve` per attack, RLIMIT_AS {args.mem_cap_gb:g} GiB, no API key; "
         f"timeout {args.timeout:.0f} s per attack unless the row says otherwise",
+        "- peak RSS: the larger of the server's VmHWM and its VmRSS plus its worker processes' VmRSS (sampled "
+        "every 0.2 s); idle: the same once ready; /healthz polled every 0.5 s with a 2 s timeout",
     ]
     print("\n".join(header), flush=True)
     rows = []

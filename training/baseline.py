@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from training.data import label_matrix
 from training.inference import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
+from training.projection import NGRAM_EMBEDDING_DIM, sparse_projection
 
 TFIDF_FILE = "tfidf.joblib"
 
@@ -69,12 +70,13 @@ class TfidfPredictor(Predictor):
         # A pickle: load only artifacts you trained or trust.
         saved = joblib.load(path / TFIDF_FILE)
         self.vectorizer, self.classifier = saved["vectorizer"], saved["classifier"]
+        self._projection = sparse_projection(len(self.vectorizer.vocabulary_), NGRAM_EMBEDDING_DIM)
 
     def _scores(self, batch: list[str]) -> np.ndarray:
         return self.classifier.predict_proba(self.vectorizer.transform(batch))
 
     def _embed(self, batch: list[str]) -> np.ndarray:
-        return self.vectorizer.transform(batch).toarray()
+        return (self.vectorizer.transform(batch) @ self._projection).toarray()
 
 
 KIND = register(ModelKind(name="tfidf", section=TfidfSection, fit=fit, predictor=TfidfPredictor))

@@ -24,14 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from training.data import label_matrix
 from training.inference import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
+from training.projection import NGRAM_EMBEDDING_DIM, sparse_projection
 
 ENCODER_DIR = "encoder"
 LINEAR_FILE = "linear.joblib"
-# Width of the n-gram embedding (department similarity without an encoder): the tf-idf row (tens of thousands of
-# n-grams) projected to this many dimensions, so a request's memory grows by 2 KB a sentence, not by the vocabulary.
-NGRAM_EMBEDDING_DIM = 512
-_PROJECTION_SEED = 20  # fixed: history rows and request sentences must be projected alike
-_PROJECTION_NONZEROS = 4  # per n-gram: several, so two n-grams rarely land on the very same dimensions
 
 
 class NgramFeatures(BaseModel):
@@ -117,20 +113,6 @@ class SentenceEncoder:
                     out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
                 out[idx] = pooled
         return out if out is not None else np.zeros((0, 0), np.float32)
-
-
-def sparse_projection(n_features: int, dim: int, seed: int = _PROJECTION_SEED):
-    """A fixed sparse random projection (n_features × dim, CSR): each feature adds ±1/√k to k random dimensions
-    (k = _PROJECTION_NONZEROS). Inner products, so cosine similarities, are kept in expectation (Achlioptas;
-    Li, Hastie & Church's very sparse projections), with an error that shrinks as 1/√dim."""
-    from scipy.sparse import csr_matrix
-
-    rng = np.random.default_rng(seed)
-    k = _PROJECTION_NONZEROS
-    rows = np.repeat(np.arange(n_features), k)
-    columns = rng.integers(0, dim, size=n_features * k)
-    values = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=n_features * k) / np.float32(np.sqrt(k))
-    return csr_matrix((values, (rows, columns)), shape=(n_features, dim), dtype=np.float32)
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:

@@ -47,13 +47,13 @@ def split_names(body: str) -> list[str]:
         else:
             current.append(ch)
     names.append("".join(current))
-    cleaned = []
+    cleaned = {}  # a dict: each name once, in order, without a search of the list for each one
     for name in names:
         name = name.strip().rstrip("。.").strip()
         name = re.sub(r"等$", "", name).strip()
-        if name and name not in cleaned:
-            cleaned.append(name)
-    return cleaned
+        if name:
+            cleaned[name] = None
+    return list(cleaned)
 
 
 def _parse_body(body: str) -> tuple[list[str], list[str]]:

@@ -9,8 +9,14 @@ import argparse
 import importlib
 import sys
 
+from pydantic import ValidationError
+
 from clausemap import __version__
 from clausemap.errors import ClausemapError
+from clausemap.settings import Settings
+
+# A bad CLAUSEMAP_* value found while a command runs is a one-line error naming the variable.
+SETTINGS_MODELS = {"Settings", "DocumentBudgets", "ServingSettings"}
 
 # One module per stage; each defines register(subparsers) and sets `func` on its parsers.
 COMMAND_MODULES = [
@@ -46,7 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        return _run(argv)
+    except ValidationError as exc:
+        if exc.title not in SETTINGS_MODELS:
+            raise
+        print(f"clausemap: error: {Settings.problem(exc)}", file=sys.stderr)
+        return 2
+
+
+def _run(argv: list[str] | None) -> int:
+    parser = build_parser()  # defaults shown in --help come from the settings
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -60,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("clausemap: interrupted", file=sys.stderr)
         return 130
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,6 +9,12 @@ from clausemap.paths import default_dataset
 
 
 def register(subparsers) -> None:
+    _register_label(subparsers)
+    _register_feedback(subparsers)
+    _register_data(subparsers)
+
+
+def _register_label(subparsers) -> None:
     label = subparsers.add_parser(
         "label",
         help="set up, feed and collect the Label Studio annotation project",
@@ -79,6 +85,8 @@ def register(subparsers) -> None:
     load.add_argument("file", type=Path, metavar="FILE", help="a Label Studio JSON export")
     load.set_defaults(func=run_import)
 
+
+def _register_feedback(subparsers) -> None:
     feedback = subparsers.add_parser("feedback", help="staff corrections kept by the service (/v1/feedback)")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", metavar="COMMAND", required=True)
     export = feedback_commands.add_parser(
@@ -91,6 +99,8 @@ def register(subparsers) -> None:
     export.add_argument("--db", type=Path, metavar="FILE", help="default: CLAUSEMAP_FEEDBACK_DB or data/feedback.sqlite")
     export.set_defaults(func=run_feedback_export)
 
+
+def _register_data(subparsers) -> None:
     data = subparsers.add_parser("data", help="build the training dataset from annotations")
     data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
     build = data_commands.add_parser(
@@ -104,7 +114,7 @@ def register(subparsers) -> None:
                        help="rows written for training, *.jsonl (default: written/ beside the annotations folder)")
     build.add_argument("--written-out", type=Path, metavar="FILE", help="default: written.jsonl beside --out")
     build.add_argument("--feedback-db", type=Path, metavar="FILE",
-                       help="staff corrections (default: CLAUSEMAP_FEEDBACK_DB, else feedback.sqlite beside --out)")
+                       help="staff corrections (default: CLAUSEMAP_FEEDBACK_DB, else data/feedback.sqlite)")
     build.add_argument("--no-feedback", action="store_true", help="leave staff corrections out")
     build.add_argument(
         "--catalogue", metavar="PATH_OR_ID", help="department catalogue (default: labels/catalogues/chengde.yaml)"
@@ -171,15 +181,15 @@ def run_push(args) -> int:
 
 
 def run_connect(args) -> int:
-    import os
-
+    from clausemap.settings import Settings
     from labels.studio.connect import connect_service
     from labels.studio.project import require_current_project
 
     taxonomy, catalogue = _vocabulary(args)
     studio = _connect(args)
     project = require_current_project(studio, args.project, taxonomy, catalogue)
-    key = os.environ.get("CLAUSEMAP_API_KEY") or None
+    secret = Settings().api_key
+    key = secret.get_secret_value() if secret else None
     done = connect_service(studio, project, args.service, key)
     print(f"project {args.project!r}: ML backend {done.backend_id} {'added' if done.backend_created else 'updated'}, "
           f"webhook {done.webhook_id} {'added' if done.webhook_created else 'updated'}"
@@ -221,12 +231,11 @@ def run_pull(args) -> int:
 
 def _stored_corrections(db: Path | None) -> list[dict]:
     """Every correction in the feedback database (default CLAUSEMAP_FEEDBACK_DB, else data/feedback.sqlite)."""
-    import os
-
     from clausemap.errors import InputFileError
+    from clausemap.paths import feedback_db
     from labels.feedback import FeedbackStore, FeedbackUnavailable
 
-    db = db or Path(os.environ.get("CLAUSEMAP_FEEDBACK_DB") or default_dataset().with_name("feedback.sqlite"))
+    db = db or feedback_db()
     if not db.is_file():
         raise InputFileError(db, "no feedback database here (the service creates it on start)")
     store = FeedbackStore(db)
@@ -275,12 +284,11 @@ def run_feedback_export(args) -> int:
 def run_build(args) -> int:
     from labels.dataset import build_dataset
 
-    _, catalogue = _vocabulary(args)
-    import os
+    from clausemap.paths import feedback_db
 
+    _, catalogue = _vocabulary(args)
     written = args.written or args.annotations.parent / "written"
-    feedback = None if args.no_feedback else (
-        args.feedback_db or Path(os.environ.get("CLAUSEMAP_FEEDBACK_DB") or args.out.with_name("feedback.sqlite")))
+    feedback = None if args.no_feedback else (args.feedback_db or feedback_db())
     report = build_dataset(args.annotations, args.out, catalogue=catalogue, written_dir=written,
                            written_out=args.written_out, feedback_db=feedback)
     print(

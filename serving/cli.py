@@ -32,12 +32,12 @@ def serve(args) -> int:
 
     from serving.settings import ServingSettings
 
-    overrides = {"model": args.model, "catalogue": args.catalogue}
+    # A path on the command line is relative to the current directory (settings' own paths: to CLAUSEMAP_HOME).
+    overrides = {"model": args.model.absolute() if args.model else None, "catalogue": args.catalogue}
     try:
         settings = ServingSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ClausemapError(f"CLAUSEMAP_{str(err['loc'][0]).upper()}: {err['msg']}") from None
+        raise ClausemapError(ServingSettings.problem(exc)) from None
     check_servable(settings)
 
     import uvicorn

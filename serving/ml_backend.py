@@ -175,7 +175,8 @@ async def predict(
     results = await pipeline.classify_async(texts)
     version = pipeline.model_version
     return PredictResponse(
-        results=[prediction(r, version, categories, departments, evidence) for r in results], model_version=version
+        results=[prediction(r, version, categories, departments, evidence, settings.suggested_sections)
+                 for r in results], model_version=version
     )
 
 

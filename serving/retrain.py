@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from clausemap.paths import cache_dir
+from clausemap.settings import Settings
 
 log = logging.getLogger("clausemap.retrain")
 
@@ -135,7 +135,7 @@ def retrain_from_studio(studio, project_id: int, pipeline, dataset: Path | None 
     base = [row for _, row in read_jsonl_objects(dataset, "dataset")] if dataset and dataset.is_file() else []
     rows = merged_rows(base, annotated)
     config = validate_config(pipeline.config, f"model {pipeline.model_version}")
-    root = Path(output_root or cache_dir() / "retrained")
+    root = Path(output_root) if output_root else Settings().retrained_models
     output = root / f"project{project_id}-{uuid.uuid4().hex[:8]}"
     labels = pipeline.taxonomy.ids
     written = [ex for ex in config_examples(config, labels, dataset=False) if ex.written]

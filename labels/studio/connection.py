@@ -1,7 +1,8 @@
 """Connecting to Label Studio (label-studio-sdk 2.x) and turning its failures into one-line errors.
 
 The URL and API key come from LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY, else from a YAML file
-(`url:`, `api_key:`) named by CLAUSEMAP_LS_CONFIG, else ~/.config/clausemap/label-studio.yaml.
+(`url:`, `api_key:`) named by CLAUSEMAP_LS_CONFIG, else ~/.config/clausemap/label-studio.yaml (all three read by
+clausemap.settings.Settings).
 The key is a SecretStr: it never appears in output, logs or error messages. What Label Studio answers to a
 failed call is logged, never put in the error: the error may reach a client of the service (a retrain job's status).
 """
@@ -9,7 +10,6 @@ failed call is logged, never put in the error: the error may reach a client of t
 from __future__ import annotations
 
 import logging
-import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
 from clausemap.errors import ClausemapError, InputFileError
+from clausemap.settings import Settings
 
 REQUEST_TIMEOUT_S = 60.0
 
@@ -38,14 +39,10 @@ class StudioSettings(BaseModel):
         return value.rstrip("/")
 
 
-def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-    return Path(os.environ.get("CLAUSEMAP_LS_CONFIG") or Path(base) / "clausemap" / "label-studio.yaml")
-
-
 def load_settings(config_path: str | Path | None = None) -> StudioSettings:
     """Connection settings: environment variables first, then the config file."""
-    path = Path(config_path) if config_path else default_config_path()
+    settings = Settings()
+    path = Path(config_path) if config_path else settings.ls_config
     from_file: dict = {}
     if config_path or path.exists():
         try:
@@ -57,8 +54,9 @@ def load_settings(config_path: str | Path | None = None) -> StudioSettings:
         if not isinstance(from_file, dict):
             raise InputFileError(path, "expected a mapping with url: and api_key:")
     values = {
-        "url": os.environ.get("LABEL_STUDIO_URL") or from_file.get("url"),
-        "api_key": os.environ.get("LABEL_STUDIO_API_KEY") or from_file.get("api_key"),
+        "url": settings.label_studio_url or from_file.get("url"),
+        "api_key": (settings.label_studio_api_key.get_secret_value() if settings.label_studio_api_key else None)
+        or from_file.get("api_key"),
     }
     missing = [
         env for env, key in (("LABEL_STUDIO_URL", "url"), ("LABEL_STUDIO_API_KEY", "api_key")) if not values[key]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, TEXT_NAME
 
-MAX_PRESELECTED_DEPARTMENTS = 3
 # A department is pre-selected when its score is at least this share of the best one's.
 DEPARTMENT_SCORE_SHARE = 0.5
 
@@ -19,14 +18,15 @@ def decision_certainty(scores: dict[str, float]) -> float:
     return min((max(p, 1.0 - p) for p in scores.values()), default=0.0)
 
 
-def preselected_departments(suggestions) -> list:
-    """The suggestions worth pre-selecting: the lead ones, then close runners-up (ranked input)."""
+def preselected_departments(suggestions, sections: int) -> list:
+    """The suggestions worth pre-selecting, at most `sections` (Settings.suggested_sections): the lead ones, then
+    close runners-up (ranked input)."""
     ranked = sorted(suggestions, key=lambda s: (not s.lead, -s.score))
     if not ranked:
         return []
     top = max(s.score for s in ranked)
     chosen = [s for s in ranked if s.lead or s.score >= DEPARTMENT_SCORE_SHARE * top]
-    return chosen[:MAX_PRESELECTED_DEPARTMENTS]
+    return chosen[:sections]
 
 
 def _choices(from_name: str, values: list[str], score: float) -> dict:
@@ -57,12 +57,17 @@ def _evidence_spans(result, offered: list[str]) -> list[dict]:
 
 
 def prediction(result, model_version: str, categories: list[str], departments: list[str],
-               evidence_labels: list[str] = ()) -> dict:
+               evidence_labels: list[str] = (), sections: int | None = None) -> dict:
     """A Label Studio prediction for one ClauseResult, restricted to the choices the project offers; with
-    `evidence_labels` (the config's evidence <Labels>), the deciding sentences as highlighted spans."""
+    `evidence_labels` (the config's evidence <Labels>), the deciding sentences as highlighted spans. At most
+    `sections` departments are pre-selected (default: the suggested_sections setting)."""
+    if sections is None:
+        from clausemap.settings import Settings
+
+        sections = Settings().suggested_sections
     score = decision_certainty(result.scores)
     items = [_choices(CATEGORIES_NAME, [c for c in result.labels if c in categories], score)]
-    depts = [s for s in preselected_departments(result.departments or []) if s.name in departments]
+    depts = [s for s in preselected_departments(result.departments or [], sections) if s.name in departments]
     if depts:
         items.append(_choices(DEPARTMENTS_NAME, [s.name for s in depts], min(s.score for s in depts)))
     items += _evidence_spans(result, list(evidence_labels))

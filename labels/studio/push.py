@@ -101,12 +101,15 @@ def task_key(data: dict) -> str:
 
 def predict(pipeline, config_xml: str, tasks: list[dict]) -> dict[str, dict]:
     """task key -> the pipeline's prediction, limited to the choices the project's config offers."""
+    from clausemap.settings import Settings
+
     offered = config_choices(config_xml)
     results = pipeline.classify([d["text"] for d in tasks]) if tasks else []
+    sections = Settings().suggested_sections
     return {
         task_key(data): prediction(
             result, pipeline.model_version, offered.get(CATEGORIES_NAME, []), offered.get(DEPARTMENTS_NAME, []),
-            offered.get(EVIDENCE_NAME, []),
+            offered.get(EVIDENCE_NAME, []), sections,
         )
         for data, result in zip(tasks, results, strict=True)
     }

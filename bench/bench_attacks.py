@@ -487,8 +487,11 @@ def attack_broken_catalogue(ctx: Context) -> Outcome:
     folder = ctx.scratch / "catalogues"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "broken.yaml").write_text("bureau: x\ndepartments: [\n", encoding="utf-8")
-    listing, ids = _listing(ctx)
-    return Outcome(listing, f"bureaus listed: {len(ids)}" if ids else "no bureau listed")
+    response = ctx.get("/v1/catalogues", timeout=30)
+    if response.status_code != 200:
+        return Outcome(_status(response), "no bureau listed")
+    body = response.json()
+    return Outcome("200", f"bureaus listed: {len(body['catalogues'])}, unavailable: {len(body.get('unavailable', []))}")
 
 
 def attack_concurrent_create(ctx: Context) -> Outcome:
@@ -497,7 +500,8 @@ def attack_concurrent_create(ctx: Context) -> Outcome:
         codes = list(pool.map(lambda _: _upload_table(ctx, "t.csv", data, catalogue_id="race").status_code,
                               range(16)))
     counts = {code: codes.count(code) for code in sorted(set(codes))}
-    return Outcome(", ".join(f"{n}× {code}" for code, n in counts.items()), "16 creates of id 'race' at once")
+    _, ids = _listing(ctx)
+    return Outcome(", ".join(f"{n}× {code}" for code, n in counts.items()), f"bureaus listed: {len(ids)}")
 
 
 class _FakeStudio(BaseHTTPRequestHandler):
@@ -776,11 +780,10 @@ def run_attack(attack: Attack, args) -> Row:
     finally:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
-    if watch.workers_seen:
-        note = "; ".join(filter(None, [note, f"{watch.workers_seen} worker processes, their RSS up to "
-                                             f"{watch.workers_peak:.0f} MiB (in the peak)"]))
+    extra = {"workers": f"{watch.workers_seen} worker processes, their RSS up to {watch.workers_peak:.0f} MiB "
+                        "(in the peak)"} if watch.workers_seen else {}
     return Row(attack.name, attack.issue_list, attack.size, status, seconds, watch.peak, idle, watch.health(), after,
-               note, load, restart)
+               note, load, restart, extra)
 
 
 def restart_check(server: Server) -> str:
@@ -834,7 +837,7 @@ def markdown(rows: list[Row], header: list[str]) -> str:
     for r in rows:
         seconds = f"{r.seconds:.1f}" if r.seconds is not None else "n/a"
         peak = f"{r.peak_mib:.0f} ({r.idle_mib:.0f})" if r.peak_mib and r.idle_mib else "n/a"
-        notes = "; ".join(x for x in (r.note, r.restart, f"load {r.load_1min:.2f}") if x)
+        notes = "; ".join(x for x in (r.note, r.restart, r.extra.get("workers"), f"load {r.load_1min:.2f}") if x)
         lines.append("| " + " | ".join(_cell(x) for x in (r.attack, r.size, r.status, seconds, peak, r.healthz,
                                                               r.classify_after, notes)) + " |")
     return "\n".join(lines) + "\n"
@@ -847,14 +850,21 @@ def side_by_side(before: list[dict], after: list[dict]) -> str:
             return ["not run", "", "", ""]
         seconds = f"{row['seconds']:.1f}" if row["seconds"] is not None else "n/a"
         health = "ok" if row["healthz"].startswith("ok") else row["healthz"].replace("no answer in 2 s: ", "missed ")
-        return [row["status"], seconds, f"{row['peak_mib']:.0f}" if row["peak_mib"] else "n/a", health]
+        return [row["status"][:60], seconds, f"{row['peak_mib']:.0f}" if row["peak_mib"] else "n/a", health]
+
+    def effect(row: dict | None) -> str:
+        return "; ".join(filter(None, [row["note"], row["restart"]])) if row else ""
 
     later = {row["attack"]: row for row in after}
-    lines = ["| attack | size | before: status | s | peak MiB | /healthz | after: status | s | peak MiB | /healthz |",
-             "|---|---|---|---:|---:|---|---|---:|---:|---|"]
+    lines = ["| attack | size | before: status | s | peak MiB | /healthz | after: status | s | peak MiB | /healthz "
+             "| effect before → after |",
+             "|---|---|---|---:|---:|---|---|---:|---:|---|---|"]
     for row in before + [r for r in after if r["attack"] not in {b["attack"] for b in before}]:
         first = row if row in before else None
-        cells = [row["attack"], row["size"], *brief(first), *brief(later.get(row["attack"]))]
+        second = later.get(row["attack"])
+        effects = [effect(first), effect(second)]
+        cells = [row["attack"], row["size"], *brief(first), *brief(second),
+                 " → ".join(effects) if any(effects) else ""]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

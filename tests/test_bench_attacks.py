@@ -101,5 +101,7 @@ def test_side_by_side_puts_each_attacks_before_and_after_on_one_line(bench):
                                        row | {"attack": "new"}])
     lines = table.splitlines()
     assert lines[2] == ("| a | 1 KB | 500 Internal Server Error | 52.0 | 900 | missed 25 of 26 polls "
-                        "| 413 too big | 0.1 | 900 | ok |")
+                        "| 413 too big | 0.1 | 900 | ok |  |")
     assert lines[3].startswith("| new | 1 KB | not run |")
+    moved = bench.side_by_side([row | {"note": "history 29 → 0"}], [row | {"note": "history 29 → 29"}])
+    assert moved.splitlines()[2].endswith("| history 29 → 0 → history 29 → 29 |")

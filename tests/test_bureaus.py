@@ -15,7 +15,7 @@ from labels.bureaus import history_path, read_history
 from labels.catalogue import find_catalogue
 from serving.app import create_app
 from serving.settings import ServingSettings
-from tests.documents import make_table_xlsx
+from tests.support.documents import make_table_xlsx
 
 SEED_000 = next((PROJECT_ROOT / "seeds").glob("000_*.txt"))
 OTHER_SECTIONS = {"党政办公室", "学前教育科", "人事科", "安全科", "计划财务科"}

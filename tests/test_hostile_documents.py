@@ -72,7 +72,7 @@ def zip_bomb_docx(megabytes: int = 200) -> bytes:
 
 def merge_bomb_xlsx() -> bytes:
     """A small breakdown table whose row-3 merge is rewritten to A3:XFD1048576 (openpyxl would expand it)."""
-    from tests.documents import make_table_xlsx
+    from tests.support.documents import make_table_xlsx
 
     rows = [HEADER, ["1", "加强党的建设", "党建办", "人事科"], ["一、办好教育", None, None, None]]
     data = make_table_xlsx(rows, ["A3:D3"])
@@ -150,7 +150,7 @@ def long_field_csv(chars: int = 200_000) -> bytes:
 
 def row_past_the_end_xlsx() -> bytes:
     """A breakdown table with one more task on row 1,048,577, past the last row a sheet can have."""
-    from tests.documents import make_table_xlsx
+    from tests.support.documents import make_table_xlsx
 
     data = make_table_xlsx([HEADER, ["1", "加强党的建设", "党建办", "人事科"], ["2", "办好教育", "基教科", ""]])
     return _zip_replace(data, "xl/worksheets/sheet1.xml",

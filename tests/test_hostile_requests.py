@@ -20,7 +20,7 @@ from serving.app import create_app
 from serving.origin import SameOriginWrites
 from serving.settings import ServingSettings
 from serving.unicode_json import lone_surrogate
-from tests.documents import make_table_xlsx
+from tests.support.documents import make_table_xlsx
 from tests.support.jobs import wait_for_job
 
 KEY = "hostile-test-key"

@@ -21,7 +21,7 @@ from labels.catalogue import (CATALOGUE_ID_MAX_LENGTH, CatalogueIdError, Catalog
 from labels.taxonomy import load_taxonomy
 from serving.app import create_app
 from serving.settings import ServingSettings
-from tests.documents import make_table_xlsx
+from tests.support.documents import make_table_xlsx
 from training.inference import Prediction
 from training.pipeline import ClausePipeline, History, fit_suggester
 

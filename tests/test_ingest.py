@@ -5,7 +5,7 @@ import pytest
 
 from clausemap.clauses import segment_bytes, segment_file
 from clausemap.errors import InputFileError
-from tests.documents import make_docx, make_html, make_pdf, make_xlsx
+from tests.support.documents import make_docx, make_html, make_pdf, make_xlsx
 from tests.support.seeds import seed
 
 

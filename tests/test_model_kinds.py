@@ -13,7 +13,7 @@ from clausemap.errors import InputFileError
 from clausemap.paths import PROJECT_ROOT
 from serving.app import create_app
 from serving.settings import ServingSettings
-from tests.toy_kind import register_toy
+from tests.support.toy_kind import register_toy
 from training.artifact import ARTIFACT_FILE, TAXONOMY_FILE, read_meta
 from training.config import load_config
 from training.inference import load_predictor

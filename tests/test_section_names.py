@@ -10,7 +10,7 @@ import pytest
 
 from clausemap.clauses.section_names import is_collective, split_cell, split_collectives, split_glued
 from clausemap.clauses.tables import decode_table
-from tests.documents import make_table_xlsx
+from tests.support.documents import make_table_xlsx
 
 # A made-up school task table with the three habits of real ones: "团 委" / "工 会" laid out with a space,
 # "教学处教科室" / "教学处团委" glued, and collectives (各处室, 各年段, 各处室各年段, 各支部, 各学科组).

@@ -18,7 +18,7 @@ from labels.taxonomy import load_taxonomy
 from serving.app import create_app
 from serving.exports import COLUMNS
 from serving.settings import ServingSettings
-from tests.documents import make_docx, make_pdf
+from tests.support.documents import make_docx, make_pdf
 
 pytestmark = pytest.mark.model
 

@@ -12,7 +12,7 @@ from clausemap.clauses.table_write import write_table
 from clausemap.clauses.tables import decode_table, read_table
 from clausemap.errors import InputFileError
 from clausemap.paths import PROJECT_ROOT
-from tests.documents import make_table_xlsx
+from tests.support.documents import make_table_xlsx
 
 SEED_000 = next((PROJECT_ROOT / "seeds").glob("000_*.txt"))
 

@@ -12,8 +12,8 @@ from openpyxl import load_workbook
 from clausemap.clauses import segment_text
 from clausemap.paths import PROJECT_ROOT
 from serving.launch import running_service
-from tests.documents import make_docx
 from tests.fixtures.label_studio import unavailable
+from tests.support.documents import make_docx
 from tests.support.markers import needs
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.server]

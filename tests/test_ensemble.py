@@ -172,13 +172,15 @@ def test_each_sentence_goes_through_the_bert_once_for_scores_and_embedding(ensem
     seen: list[int] = []
     bert.backend.model.register_forward_hook(lambda module, args, kwargs, out: seen.append(len(kwargs["input_ids"])),
                                              with_kwargs=True)
-    texts = TEXTS[:40]
+    texts = TEXTS[:40] + TEXTS[:3]  # a clause sent twice in one call runs once
     predictions, embeddings = predictor.predict_and_embed(texts)
-    n_sentences = sum(len(split_sentences(text) or [text]) for text in texts)
-    assert sum(seen) == n_sentences  # every sentence once, scores and vectors from the same pass
+    n_sentences = len({s for text in texts for s in ([x.text for x in split_sentences(text)] or [text])})
+    assert sum(seen) == n_sentences  # every distinct sentence once, scores and vectors from the same pass
     assert len(seen) == -(-n_sentences // predictor.batch_size)  # in full batches, not one call per clause
     assert embeddings.shape == (len(texts), bert.backend.model.config.hidden_size)
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(embeddings[40:], embeddings[:3])
+    assert [p.scores for p in predictions[40:]] == [p.scores for p in predictions[:3]]
     seen.clear()
     assert [p.labels for p in predictions] == [p.labels for p in predictor.predict(texts)]
     assert sum(seen) == n_sentences

@@ -175,17 +175,22 @@ class Predictor:
         return _mean_vectors(_split_rows(rows, sentences))
 
     def _in_length_batches(self, texts: list[str], fn) -> np.ndarray:
-        # Similar lengths share a batch, so little padding is computed; results go back to input order.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        # Similar lengths share a batch, so little padding is computed; a text repeated within the call (a
+        # boilerplate sentence, the same clause from two merged requests) runs once; results go back to input order.
+        unique = list(dict.fromkeys(texts))
+        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
         parts = []
         with self._lock:
             for start in range(0, len(order), self.batch_size):
-                batch = [texts[i] for i in order[start:start + self.batch_size]]
+                batch = [unique[i] for i in order[start:start + self.batch_size]]
                 parts.append(np.asarray(fn(batch), dtype=np.float32))
         stacked = np.concatenate(parts, axis=0)
         result = np.empty_like(stacked)
         result[order] = stacked
-        return result
+        if len(unique) == len(texts):
+            return result
+        row_of = {text: i for i, text in enumerate(unique)}
+        return result[[row_of[text] for text in texts]]
 
     def _scores(self, batch: list[str]) -> np.ndarray:
         raise NotImplementedError

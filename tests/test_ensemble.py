@@ -166,6 +166,34 @@ def test_export_command_exports_the_bert_member_of_an_ensemble(ensemble_dir, tmp
 
 @pytest.mark.model
 @pytest.mark.timeout(600)
+def test_the_onnx_runtime_tokenises_as_transformers_does_without_importing_it(ensemble_dir):
+    import subprocess
+    import sys
+
+    from transformers import AutoTokenizer
+
+    from training.bert import JsonTokenizer, _pad_token
+
+    bert = member_dir(ensemble_dir, "bert")
+    ours = JsonTokenizer(bert / "tokenizer.json", 64, _pad_token(bert))
+    theirs = AutoTokenizer.from_pretrained(bert)
+    for batch in (TEXTS[:16], TEXTS[-5:], ["", "a", "１２３ＡＢ学前教育" * 30]):  # padding, truncation, odd input
+        expected = theirs(batch, truncation=True, max_length=64, padding=True, return_tensors="np")
+        got = ours(batch)
+        for name in ("input_ids", "attention_mask", "token_type_ids"):
+            np.testing.assert_array_equal(got[name], expected[name])
+    # The service's start on ONNX Runtime pays for neither transformers nor torch.
+    code = ("import sys; from training.inference import load_predictor; "
+            f"p = load_predictor({str(ensemble_dir)!r}); p.predict_and_embed(['加强教师队伍建设。']); "
+            "print(sorted({'torch', 'transformers'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.model
+@pytest.mark.timeout(600)
 def test_each_sentence_goes_through_the_bert_once_for_scores_and_embedding(ensemble_dir):
     predictor = load_predictor(ensemble_dir, "torch")
     bert = predictor.members[predictor.embedder]

@@ -6,6 +6,7 @@ devices; only the main process writes the model.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Literal
@@ -213,25 +214,32 @@ class BertPredictor(Predictor):
 
     def __init__(self, path: Path, meta, runtime: Runtime = "auto"):
         super().__init__(path, meta)
-        from transformers import AutoConfig, AutoTokenizer
-
-        config = AutoConfig.from_pretrained(path)
-        model_labels = [config.id2label[i] for i in range(config.num_labels)]
+        model_labels = _model_labels(path)
         if model_labels != self.labels:
             raise InputFileError(path, f"model labels {model_labels} differ from {ARTIFACT_FILE} {self.labels}")
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.max_length = meta.max_length or BertSection.model_fields["max_length"].default
         onnx_file = exported_file(path, meta.details) if runtime != "torch" else None
         if runtime == "onnx" and onnx_file is None:
             raise InputFileError(path, "no ONNX export in this model; add one with `clausemap export "
                                        f"{path}`, or use the PyTorch runtime")
         self.backend = _OnnxBackend(onnx_file) if onnx_file else _TorchBackend(path)
+        # On ONNX Runtime the tokenizer.json alone does: transformers (and the torch it imports) would add
+        # seconds to every start and hundreds of MB to the process.
+        fast = path / TOKENIZER_FILE
+        if onnx_file and fast.is_file():
+            self.tokenizer = JsonTokenizer(fast, self.max_length, _pad_token(path))
+        else:
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
 
     @property
     def info(self) -> dict:
         return {**super().info, "runtime": self.backend.name}
 
     def _encode(self, batch: list[str]):
+        if isinstance(self.tokenizer, JsonTokenizer):
+            return self.tokenizer(batch)
         return self.tokenizer(batch, truncation=True, max_length=self.max_length, padding=True,
                               return_tensors=self.backend.tensors)
 
@@ -247,6 +255,40 @@ class BertPredictor(Predictor):
         inputs = self._encode(batch)
         logits, states = self.backend.logits_and_states(inputs)
         return np.concatenate([_sigmoid(logits), _mean_pooled(states, inputs["attention_mask"])], axis=1)
+
+
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def _model_labels(path: Path) -> list[str]:
+    """The classifier's label names, in output order, from its save_pretrained config.json."""
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    id2label = config.get("id2label") or {}
+    return [id2label[str(i)] for i in range(len(id2label))]
+
+
+def _pad_token(path: Path) -> str:
+    token = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8")).get("pad_token", "[PAD]") \
+        if (path / "tokenizer_config.json").is_file() else "[PAD]"
+    return token["content"] if isinstance(token, dict) else token
+
+
+class JsonTokenizer:
+    """A save_pretrained fast tokenizer's tokenizer.json on the `tokenizers` library alone, encoding a batch as
+    the transformers tokenizer does with truncation=True, max_length and padding to the longest (numpy arrays)."""
+
+    def __init__(self, file: Path, max_length: int, pad_token: str):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(file))
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id(pad_token) or 0, pad_token=pad_token)
+
+    def __call__(self, batch: list[str]) -> dict[str, np.ndarray]:
+        encoded = self.tokenizer.encode_batch(batch)
+        return {"input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
 
 
 class _TorchBackend:

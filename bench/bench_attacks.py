@@ -755,6 +755,7 @@ def run_attack(attack: Attack, args) -> Row:
     load = os.getloadavg()[0]
     problem = server.start()
     if problem:
+        shutil.rmtree(scratch, ignore_errors=True)
         return Row(attack.name, attack.issue_list, attack.size, f"server did not start: {problem}", None, None,
                    None, "n/a", "n/a", "", load)
     timeout = attack.timeout or args.timeout
@@ -853,7 +854,8 @@ def side_by_side(before: list[dict], after: list[dict]) -> str:
         return [row["status"][:60], seconds, f"{row['peak_mib']:.0f}" if row["peak_mib"] else "n/a", health]
 
     def effect(row: dict | None) -> str:
-        return "; ".join(filter(None, [row["note"], row["restart"]])) if row else ""
+        text = "; ".join(filter(None, [row["note"], row["restart"]])) if row else ""
+        return text[:117] + "…" if len(text) > 120 else text
 
     later = {row["attack"]: row for row in after}
     lines = ["| attack | size | before: status | s | peak MiB | /healthz | after: status | s | peak MiB | /healthz "

@@ -55,16 +55,23 @@ def read_yaml(path: str | Path, what: str):
                              None if mark is None else mark.line + 1) from None
 
 
+def temp_sibling(path: Path) -> tuple[int, str]:
+    """(open descriptor, name) of a new, uniquely named temporary file beside `path` (its folder made if missing),
+    readable like an ordinary shared file, for writing first and renaming onto `path` after."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o644)  # mkstemp makes 0600
+    return fd, tmp
+
+
 def write_text_atomic(path: str | Path, text: str, exclusive: bool = False) -> Path:
     """Write a UTF-8 file through a uniquely named temporary file in its folder, so a reader (or a crash) never
     sees half of it and concurrent writers never share a temporary file. exclusive: only create it: FileExistsError
     when the file is there, also when another process made it first (a hard link never replaces a file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_sibling(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o644)  # mkstemp makes 0600; these are ordinary shared files
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

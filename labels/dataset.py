@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from clausemap.errors import ClausemapError, InputFileError
+from clausemap.fileio import temp_sibling
 from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, SECTION_SEPARATOR
 
 
@@ -313,10 +313,8 @@ def write_atomically(contents: dict[Path, str]) -> None:
     try:
         for path, text in contents.items():
             path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, tmp = temp_sibling(path)
             temps.append((tmp, path))
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; the dataset is an ordinary shared file
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
         for tmp, path in temps:

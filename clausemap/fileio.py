@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from clausemap.errors import InputFileError
+from clausemap.errors import ClausemapError, InputFileError
 
 
 def read_jsonl_objects(path: str | Path, what: str = "") -> list[tuple[int, dict]]:
@@ -89,3 +89,24 @@ def write_text_atomic(path: str | Path, text: str, exclusive: bool = False) -> P
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def write_texts_atomic(contents: dict[Path, str]) -> None:
+    """Write each file to a temporary sibling first and rename only when all are written, so a failure never
+    leaves a half-written file behind (ClausemapError names the file)."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, text in contents.items():
+            path = Path(path)
+            fd, tmp = temp_sibling(path)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise ClausemapError(f"cannot write {exc.filename or 'output'}: {exc.strerror}") from None
+    finally:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -11,7 +11,6 @@ another's suggestions (`belongs`).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import unicodedata
@@ -19,12 +18,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clausemap.clauses.section_names import split_glued
 from clausemap.clauses.tables import TableItem
 from clausemap.errors import ClausemapError, InputFileError
-from clausemap.fileio import read_jsonl_objects, write_text_atomic
+from clausemap.fileio import write_text_atomic
 from clausemap.paths import bureau_history_dir, catalogues_dir
-from labels.catalogue import BUREAU_NAME_MAX_LENGTH, Catalogue, name_key
+from labels.catalogue import BUREAU_NAME_MAX_LENGTH, Catalogue
+from labels.rows import lead_first, read_rows, resolve_departments, row_from, rows_text
 
 log = logging.getLogger(__name__)
 # Held from the last check that an id is free to the catalogue's creation, so a process's concurrent creations
@@ -92,12 +91,7 @@ def read_history(catalogue_id: str) -> list[dict]:
     path = history_path(catalogue_id)
     if not path.is_file():
         return []
-    rows = []
-    for number, row in read_jsonl_objects(path, "bureau history"):
-        if not isinstance(row.get("text"), str) or not isinstance(row.get("departments"), list):
-            raise InputFileError(path, "each line needs a 'text' and a list of 'departments'", number)
-        rows.append(row)
-    return rows
+    return [row.as_dict() for row in read_rows(path, "bureau history", source="table")]
 
 
 @dataclass
@@ -114,32 +108,20 @@ def task_rows(catalogue: Catalogue, items: Iterable[TableItem]) -> tuple[list[di
     """Table tasks as history rows: sections in the catalogue's names, lead first; unknown names reported."""
     rows, report = [], Added()
     for item in items:
-        names = [pair for written in item.departments for pair in _resolved(catalogue, written)]
-        report.unknown += [w for w, name in names if name is None and w not in report.unknown]
-        departments = list(dict.fromkeys(name for _, name in names if name))
-        lead = list(dict.fromkeys(n for w in item.lead_departments for _, n in _resolved(catalogue, w) if n))
+        named = resolve_departments(item.departments, catalogue, "table")
+        report.unknown += [w for w in named.unknown if w not in report.unknown]
+        departments = named.names
+        lead = resolve_departments(item.lead_departments, catalogue, "table").names
         if not departments:
             report.skipped += 1
             continue
-        rows.append({
+        rows.append(row_from({
             "id": f"{catalogue.id}:{item.id}", "doc": item.doc, "number": item.number, "section": item.section,
-            "text": item.text, "departments": lead + [d for d in departments if d not in lead],
+            "text": item.text, "departments": lead_first(lead, departments),
             "lead_departments": lead or departments[:1], "deadline": item.deadline, "bureau": catalogue.id,
             "source": "table",
-        })
+        }).as_dict())
     return rows, report
-
-
-def _resolved(catalogue: Catalogue, written: str) -> list[tuple[str, str | None]]:
-    """(as written, catalogue name) of a table's section name; a name the catalogue does not know is split into
-    names it does when it is two of them glued ("教学处教科室")."""
-    name = catalogue.resolve(written)
-    if name is not None:
-        return [(written, name)]
-    parts = split_glued(name_key(written), {name_key(w) for d in catalogue.departments for w in (d.name, *d.aliases)})
-    if len(parts) > 1:
-        return [(part, catalogue.resolve(part)) for part in parts]
-    return [(written, None)]
 
 
 def add_history(catalogue: Catalogue, items: Iterable[TableItem]) -> Added:
@@ -154,7 +136,7 @@ def add_history(catalogue: Catalogue, items: Iterable[TableItem]) -> Added:
         kept[row["text"]] = row
     path = history_path(catalogue.id)
     try:  # all or nothing: a crash mid-write never leaves half a history
-        write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept.values()))
+        write_text_atomic(path, rows_text(kept.values()))
     except OSError as exc:
         raise InputFileError(path, f"cannot write the history: {exc.strerror}") from None
     return report

@@ -265,7 +265,7 @@ def run_feedback_export(args) -> int:
     import json
     import sys
 
-    from labels.dataset import write_atomically
+    from clausemap.fileio import write_texts_atomic
     from labels.feedback import as_label_studio_tasks
 
     corrections = _stored_corrections(args.db)
@@ -274,7 +274,7 @@ def run_feedback_export(args) -> int:
     else:
         text = json.dumps(as_label_studio_tasks(corrections), ensure_ascii=False, indent=1) + "\n"
     if args.out:
-        write_atomically({args.out: text})
+        write_texts_atomic({args.out: text})
         print(f"wrote {args.out}: {len(corrections)} corrections", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -7,13 +7,13 @@ hand in the same format) and writes the dataset every training stage reads.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from clausemap.errors import ClausemapError, InputFileError
-from clausemap.fileio import temp_sibling
+from clausemap.fileio import write_texts_atomic
+from labels.rows import UnknownDepartment, checked_categories, resolve_departments, row_from, rows_text, sentence_union
 from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, SECTION_SEPARATOR
 
 
@@ -84,29 +84,28 @@ def _row(task: dict, annotation: dict, taxonomy, catalogue) -> dict:
     if not data.get("clause_id") or not data.get("doc"):
         raise AnnotationError(f"{ref}: task data lacks clause_id or doc")
     chosen = _choices(annotation, CATEGORIES_NAME)
-    unknown = [c for c in chosen if c not in taxonomy.ids]
-    if unknown:
-        raise AnnotationError(f"{ref}: unknown category {', '.join(map(repr, unknown))} (not in the taxonomy)")
     if not chosen:
         raise AnnotationError(f"{ref}: the annotation has no categories")
-    if taxonomy.fallback_id in chosen and len(set(chosen)) > 1:
-        raise AnnotationError(f"{ref}: '{taxonomy.fallback_id}' is given only when no other category applies")
-
-    # Departments the annotator chose; without that choice, those stated in the plan (task data).
-    departments = _resolve(_choices(annotation, DEPARTMENTS_NAME) or data.get("departments") or [], catalogue, ref)
-    lead = [d for d in _resolve(data.get("lead_departments") or [], catalogue, ref) if d in departments]
-    section = data.get("section") or []
-    return {
-        "id": data["clause_id"],
-        "doc": data["doc"],
-        "number": str(data.get("number") or ""),
-        "section": section.split(SECTION_SEPARATOR) if isinstance(section, str) else list(section),
-        "title": data.get("title") or "",
-        "text": data.get("text") or "",
-        "categories": [c for c in taxonomy.ids if c in chosen],
-        "departments": lead + [d for d in departments if d not in lead],
-        "lead_departments": lead,
-    }
+    try:
+        # Departments the annotator chose; without that choice, those stated in the plan (task data).
+        departments = resolve_departments(_choices(annotation, DEPARTMENTS_NAME) or data.get("departments") or [],
+                                          catalogue, "annotation").names
+        lead = [d for d in resolve_departments(data.get("lead_departments") or [], catalogue, "annotation").names
+                if d in departments]
+        section = data.get("section") or []
+        return row_from({
+            "id": data["clause_id"],
+            "doc": data["doc"],
+            "number": str(data.get("number") or ""),
+            "section": section.split(SECTION_SEPARATOR) if isinstance(section, str) else list(section),
+            "title": data.get("title") or "",
+            "text": data.get("text") or "",
+            "categories": chosen,
+            "departments": departments,
+            "lead_departments": lead,
+        }, taxonomy).as_dict()
+    except (ValueError, UnknownDepartment) as exc:
+        raise AnnotationError(f"{ref}: {exc}") from None
 
 
 def _choices(annotation: dict, from_name: str) -> list[str]:
@@ -117,17 +116,6 @@ def _choices(annotation: dict, from_name: str) -> list[str]:
                 if value not in values:
                     values.append(value)
     return values
-
-
-def _resolve(names: list[str], catalogue, ref: str) -> list[str]:
-    resolved: list[str] = []
-    for name in names:
-        canonical = catalogue.resolve(name)
-        if canonical is None:
-            raise AnnotationError(f"{ref}: unknown department {name!r} (not in the department catalogue)")
-        if canonical not in resolved:
-            resolved.append(canonical)
-    return resolved
 
 
 def _task_ref(task: dict) -> str:
@@ -212,8 +200,8 @@ def build_dataset(
 
         store = FeedbackStore(feedback_db)
         try:
-            feedback_rows = apply_corrections(rows, store.all())
-        except FeedbackUnavailable as exc:
+            feedback_rows = apply_corrections(rows, store.all(), taxonomy)
+        except (FeedbackUnavailable, ClausemapError) as exc:
             raise InputFileError(feedback_db, str(exc)) from None
         finally:
             store.close()
@@ -221,7 +209,7 @@ def build_dataset(
     docs = sorted({r["doc"] for r in rows})
     folds = {"folds": [{"name": doc, "test_docs": [doc]} for doc in docs]}
     contents = {
-        out: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+        out: rows_text(rows),
         splits: json.dumps(folds, ensure_ascii=False, indent=2) + "\n",
     }
     written_rows: list[dict] = []
@@ -230,8 +218,8 @@ def build_dataset(
 
         written_rows = read_written_dir(Path(written_dir), taxonomy, known_clauses={r["id"] for r in rows})
         written_out = Path(written_out) if written_out else out.with_name("written.jsonl")
-        contents[written_out] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in written_rows)
-    write_atomically(contents)
+        contents[written_out] = rows_text(written_rows)
+    write_texts_atomic(contents)
     return BuildReport(rows=len(rows), docs=docs, files=len(files), dropped=dropped, splits=splits,
                        sentence_rows=sum(bool(r.get("sentences")) for r in rows), stale_sentences=stale,
                        feedback_rows=feedback_rows,
@@ -271,12 +259,12 @@ def labels_of_sentence_tasks(tasks: list, taxonomy) -> dict[str, dict[int, list[
         if annotation is None:
             continue
         chosen = _choices(annotation, CATEGORIES_NAME)
-        unknown = [c for c in chosen if c not in taxonomy.ids]
-        if unknown or not chosen:
-            raise AnnotationError(f"{_task_ref(task)}: categories {chosen} (unknown or none)")
-        if taxonomy.fallback_id in chosen and len(set(chosen)) > 1:
-            raise AnnotationError(f"{_task_ref(task)}: '{taxonomy.fallback_id}' is given only when no other "
-                                  "category applies")
+        if not chosen:
+            raise AnnotationError(f"{_task_ref(task)}: the annotation has no categories")
+        try:
+            chosen = checked_categories(chosen, taxonomy)
+        except ValueError as exc:
+            raise AnnotationError(f"{_task_ref(task)}: {exc}") from None
         labels.setdefault(data["clause_id"], {})[int(data["sentence_index"])] = chosen
     return labels
 
@@ -289,39 +277,16 @@ def attach_sentence_labels(rows: list[dict], labels: dict[str, dict[int, list[st
     from clausemap.clauses.sentences import split_sentences
 
     stale = []
-    fallback = taxonomy.fallback_id
     for row in rows:
         given = labels.get(row["id"])
         if not given:
             continue
         sentences = split_sentences(row["text"])
-        union = {c for cats in given.values() for c in cats if c != fallback}
-        clause = {c for c in row["categories"] if c != fallback}
-        if sorted(given) != list(range(len(sentences))) or union != clause:
+        fits = sorted(given) == list(range(len(sentences)))
+        if not fits or sentence_union(given.values(), taxonomy) != row["categories"]:
             stale.append(row["id"])
             continue
         row["sentences"] = [{"text": s.text, "start": s.start, "end": s.end,
                              "categories": [c for c in taxonomy.ids if c in given[i]]}
                             for i, s in enumerate(sentences)]
     return stale
-
-
-def write_atomically(contents: dict[Path, str]) -> None:
-    """Write each file to a temporary sibling first and rename only when all are written, so a
-    failure never leaves a half-written file behind."""
-    temps: list[tuple[str, Path]] = []
-    try:
-        for path, text in contents.items():
-            path = Path(path)
-            fd, tmp = temp_sibling(path)
-            temps.append((tmp, path))
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        for tmp, path in temps:
-            os.replace(tmp, path)
-    except OSError as exc:
-        raise ClausemapError(f"cannot write {exc.filename or 'output'}: {exc.strerror}") from None
-    finally:
-        for tmp, _ in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)

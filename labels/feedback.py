@@ -19,6 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from clausemap.errors import ClausemapError
+from labels.rows import lead_first, row_from
+
 log = logging.getLogger("clausemap.feedback")
 
 # Each entry upgrades the schema by one version; the database records the last one applied.
@@ -182,30 +185,37 @@ def latest_by_text(corrections: list[dict[str, Any]]) -> list[dict[str, Any]]:
 FEEDBACK_DOC = "feedback"
 
 
-def apply_corrections(rows: list[dict[str, Any]], corrections: list[dict[str, Any]]) -> int:
+def apply_corrections(rows: list[dict[str, Any]], corrections: list[dict[str, Any]], taxonomy=None) -> int:
     """Fold staff corrections into dataset rows (in place); returns how many rows they gave or changed.
 
     The latest correction of a clause text wins. A clause already in the dataset takes the corrected labels
     (its sentence labels are dropped: they may no longer add up to them); a new clause becomes a row of its own.
-    Either way the row is marked `source: "feedback"` with the correction's id, author and model version."""
-    by_text = {row["text"]: row for row in rows}
+    Either way the row is marked `source: "feedback"` with the correction's id, author and model version, and
+    checked as every row is (labels.rows.Row: ClausemapError names the correction)."""
+    by_text = {row["text"]: i for i, row in enumerate(rows)}
     for item in latest_by_text(corrections):
-        lead = list(item["lead_departments"])
-        departments = lead + [d for d in item["cooperating_departments"] if d not in lead]
-        fields = {"categories": list(item["categories"]), "departments": departments, "lead_departments": lead,
-                  "source": "feedback", "feedback_id": item["id"], "corrected_by": item.get("author"),
-                  "model_version": item.get("model_version")}
+        fields = {"categories": list(item["categories"]),
+                  "departments": lead_first(item["lead_departments"], item["cooperating_departments"]),
+                  "lead_departments": list(item["lead_departments"]), "source": "feedback", "feedback_id": item["id"],
+                  "corrected_by": item.get("author"), "model_version": item.get("model_version")}
         if item.get("catalogue"):  # its sections are that bureau's: labels.bureaus.belongs keeps it there
             fields["bureau"] = item["catalogue"]
-        row = by_text.get(item["text"])
-        if row is not None:
-            row.pop("sentences", None)
+        index = by_text.get(item["text"])
+        if index is not None:
+            row = {k: v for k, v in rows[index].items() if k != "sentences"}
             row.update(fields)
         else:
             row = {"id": f"{FEEDBACK_DOC}-{item['id']}", "doc": item.get("doc") or FEEDBACK_DOC,
                    "number": item.get("number") or "", "section": [], "title": "", "text": item["text"], **fields}
+        try:
+            row = row_from(row, taxonomy).as_dict()
+        except ValueError as exc:
+            raise ClausemapError(f"correction {item['id']}: {exc}") from None
+        if index is not None:
+            rows[index] = row
+        else:
+            by_text[item["text"]] = len(rows)
             rows.append(row)
-            by_text[item["text"]] = row
     return len(latest_by_text(corrections))
 
 
@@ -217,7 +227,7 @@ def as_label_studio_tasks(corrections: list[dict[str, Any]]) -> list[dict[str, A
     tasks = []
     for item in latest_by_text(corrections):
         lead = list(item["lead_departments"])
-        departments = lead + [d for d in item["cooperating_departments"] if d not in lead]
+        departments = lead_first(lead, item["cooperating_departments"])
         result = [{"from_name": CATEGORIES_NAME, "to_name": TEXT_NAME, "type": "choices",
                    "value": {"choices": list(item["categories"])}}]
         if departments:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from clausemap.errors import InputFileError
 from clausemap.fileio import read_jsonl_objects
+from labels.rows import row_from, sentence_union
 
 WRITTEN_DOC = "written"
 
@@ -48,41 +49,28 @@ def written_row(raw: dict, taxonomy, known_clauses: set[str], path, number: int)
         fail("missing 'id'")
     if not isinstance(sentences, list) or not sentences:
         fail(f"{row_id}: 'sentences' must be a non-empty list of {{text, categories}}")
-    fallback = taxonomy.fallback_id
     labelled = []
     for i, sentence in enumerate(sentences):
         text = sentence.get("text") if isinstance(sentence, dict) else None
         cats = sentence.get("categories") if isinstance(sentence, dict) else None
         if not isinstance(text, str) or not text.strip() or not isinstance(cats, list) or not cats:
             fail(f"{row_id}: sentences[{i}] needs a non-empty 'text' and 'categories'")
-        unknown = [c for c in cats if c not in taxonomy.ids]
-        if unknown:
-            fail(f"{row_id}: sentences[{i}]: unknown categories {unknown}")
-        if fallback in cats and len(set(cats)) > 1:
-            fail(f"{row_id}: sentences[{i}]: '{fallback}' is given only when no other category applies")
-        labelled.append((text, [c for c in taxonomy.ids if c in cats]))
+        labelled.append((text, cats))
     text = "".join(t for t, _ in labelled)
     cut = split_sentences(text)
     if [s.text for s in cut] != [t for t, _ in labelled]:
         fail(f"{row_id}: the sentence splitter cuts the text into {[s.text for s in cut]}, not the given sentences")
-    union = [c for c in taxonomy.ids if c != fallback and any(c in cats for _, cats in labelled)] or [fallback]
-    declared = raw.get("categories")
-    if declared is not None and sorted(declared) != sorted(union):
-        fail(f"{row_id}: categories {declared} differ from the union of its sentences' {union}")
     made_from = raw.get("made_from") or None
     if made_from is not None and made_from not in known_clauses:
         fail(f"{row_id}: made_from {made_from!r} is not a clause of the dataset")
-    return {
-        "id": row_id,
-        "doc": WRITTEN_DOC,
-        "text": text,
-        "categories": union,
-        "sentences": [{"text": s.text, "start": s.start, "end": s.end, "categories": cats}
-                      for s, (_, cats) in zip(cut, labelled)],
-        "source": "written",
-        "made_from": made_from,
-        "style": raw.get("style"),
-        "level": raw.get("level"),
-        "year": raw.get("year"),
-        "note": raw.get("note"),
-    }
+    sentence_rows = [{"text": s.text, "start": s.start, "end": s.end, "categories": cats}
+                     for s, (_, cats) in zip(cut, labelled)]
+    try:
+        union = sentence_union((cats for _, cats in labelled), taxonomy)  # unknown ids: the Row names them
+        return row_from({
+            "id": row_id, "doc": WRITTEN_DOC, "text": text, "categories": raw.get("categories") or union,
+            "sentences": sentence_rows, "source": "written", "made_from": made_from, "style": raw.get("style"),
+            "level": raw.get("level"), "year": raw.get("year"), "note": raw.get("note"),
+        }, taxonomy).as_dict()
+    except ValueError as exc:
+        fail(f"{row_id}: {exc}")

@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 from clausemap.errors import ClausemapError
+from clausemap.fileio import write_texts_atomic
 from labels.dataset import (SENTENCES_DIR, AnnotationError, Conversion, chosen_annotation, convert_export,
-                            labels_of_sentence_tasks, write_atomically)
+                            labels_of_sentence_tasks)
 
 
 def default_export_path(project: str, sentences: bool = False) -> Path:
@@ -39,5 +40,5 @@ def pull(studio, project, out: Path, taxonomy, catalogue, sentences: bool = Fals
             conversion = convert_export(tasks, taxonomy, catalogue)
     except AnnotationError as exc:
         raise ClausemapError(f"project {project.title!r}: {exc}; nothing was written") from None
-    write_atomically({Path(out): json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"})
+    write_texts_atomic({Path(out): json.dumps(tasks, ensure_ascii=False, indent=1) + "\n"})
     return conversion

@@ -13,6 +13,7 @@ from typing import Any
 
 from clausemap.errors import ClausemapError, InputFileError
 from clausemap.fileio import read_jsonl_objects
+from labels.rows import resolve_departments
 from labels.studio.config import CATEGORIES_NAME, DEPARTMENTS_NAME, EVIDENCE_NAME, SECTION_SEPARATOR, config_choices
 from labels.studio.predictions import prediction
 
@@ -58,17 +59,12 @@ def task_data(clause: dict, catalogue, unknown: set[str]) -> dict:
         "number": str(clause.get("number") or ""),
         "title": clause.get("title") or "",
     }
-    # Departments stated in the plan, as catalogue names; a name the catalogue lacks is left out.
+    # Departments stated in the plan, as catalogue names; a name the catalogue lacks is left out and reported.
     for key in ("departments", "lead_departments"):
-        names = []
-        for written in clause.get(key) or []:
-            name = catalogue.resolve(written)
-            if name is None:
-                unknown.add(written)
-            elif name not in names:
-                names.append(name)
-        if names:
-            data[key] = names
+        resolved = resolve_departments(clause.get(key) or [], catalogue, "plan")
+        unknown.update(resolved.unknown)
+        if resolved.names:
+            data[key] = resolved.names
     return data
 
 

@@ -111,7 +111,7 @@ def transformers_model(model: Path) -> Path | None:
     if meta.get("kind") == "bert":
         return model
     if meta.get("kind") == "ensemble":
-        from training.ensemble import member_dir
+        from training.kinds.ensemble import member_dir
 
         for member in meta["config"]["model"]["members"]:
             if member["model"]["kind"] == "bert":

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from clausemap.clauses import segment_file  # noqa: E402
-from training.inference import Predictor, load_predictor  # noqa: E402
+from training.inference.predictor import Predictor, load_predictor  # noqa: E402
 from training.metrics import decide  # noqa: E402
 
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))

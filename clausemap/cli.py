@@ -24,7 +24,7 @@ COMMAND_MODULES = [
     "labels.cli",  # label init/push/pull, data build
     "labels.bureau_cli",  # catalogue init/list, history add
     "training.cli",  # models fetch, train, evaluate, cv
-    "training.departments_cli",  # evaluate-departments
+    "training.departments.cli",  # evaluate-departments
     "serving.cli",  # serve
 ]
 # Stages that provide services to earlier ones (clausemap.hooks); each defines provide_hooks().

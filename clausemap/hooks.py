@@ -22,7 +22,7 @@ def provide_pipeline_loader(loader: Callable[..., Any]) -> None:
 
 
 def load_pipeline(model_dir, **options) -> Any:
-    """The inference pipeline of a model artifact (training.pipeline.load_pipeline, once provided)."""
+    """The inference pipeline of a model artifact (training.inference.pipeline.load_pipeline, once provided)."""
     if _pipeline_loader is None:
         raise ClausemapError("loading a model needs the training stage: call clausemap.cli.provide_hooks() first "
                              "(the clausemap command does)")

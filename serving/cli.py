@@ -51,7 +51,7 @@ def serve(args) -> int:
 def check_servable(settings) -> None:
     """Fail here, in one line, rather than start a service whose model can never become ready."""
     from labels.catalogue import find_catalogue
-    from training.inference import read_artifact_meta
+    from training.inference.predictor import read_artifact_meta
 
     if not settings.model.is_dir():
         raise ClausemapError(

@@ -13,7 +13,7 @@ from labels.catalogue import Catalogue
 from labels.taxonomy import Taxonomy
 from serving import schemas
 from serving.settings import ServingSettings
-from training.pipeline import ClassifyPipeline, ClauseResult
+from training.inference.pipeline import ClassifyPipeline, ClauseResult
 
 
 def weakest_given_score(scores: dict[str, float], labels: Sequence[str]) -> float:

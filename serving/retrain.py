@@ -126,7 +126,7 @@ def retrain_from_studio(studio, project_id: int, pipeline, dataset: Path | None 
     from labels.dataset import convert_export
     from training.config import validate_config
     from training.data import example_from_row
-    from training.pipeline import load_pipeline, write_history
+    from training.inference.pipeline import load_pipeline, write_history
     from training.train import config_examples, train
 
     annotated = convert_export(studio.export(project_id), pipeline.taxonomy, pipeline.catalogue).rows

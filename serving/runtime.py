@@ -14,7 +14,7 @@ from labels.taxonomy import Taxonomy
 from serving.batcher import Batcher
 from serving.metrics import ServiceMetrics
 from serving.settings import ServingSettings
-from training.pipeline import ClausePipeline, ClauseResult
+from training.inference.pipeline import ClausePipeline, ClauseResult
 
 # uvicorn configures this logger, so the lines show in `clausemap serve` output.
 log = logging.getLogger("uvicorn.error")
@@ -26,7 +26,7 @@ class SerializedPipeline:
 
     One thread makes concurrent requests safe (the predictor and the department suggester never run twice at
     once) and keeps torch's intra-op thread team on that thread, instead of one team per request-pool thread
-    competing for the cores. It offers what training.pipeline.ClassifyPipeline names, plus the wrapped
+    competing for the cores. It offers what training.inference.pipeline.ClassifyPipeline names, plus the wrapped
     `pipeline` for retraining.
     """
 
@@ -128,8 +128,8 @@ class ModelState:
 
 
 def load_pipeline(settings: ServingSettings) -> ClausePipeline:
-    """The same inference code path as `clausemap evaluate`: training.pipeline.load_pipeline."""
-    from training.pipeline import load_pipeline as load
+    """The same inference code path as `clausemap evaluate`: training.inference.pipeline.load_pipeline."""
+    from training.inference.pipeline import load_pipeline as load
 
     pipeline = load(settings.model, catalogue=settings.catalogue, history=settings.history,
                     fallback_history=settings.dataset, runtime=settings.runtime)

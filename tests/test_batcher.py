@@ -114,7 +114,7 @@ def test_a_request_over_the_limits_is_refused_before_the_batcher(tiny_model_dir)
 
     from serving.app import create_app
     from serving.settings import ServingSettings
-    from training.pipeline import load_pipeline
+    from training.inference.pipeline import load_pipeline
 
     settings = ServingSettings(max_clauses=4, max_clause_chars=50, max_body_bytes=4000)
     app = create_app(settings, pipeline=load_pipeline(tiny_model_dir))

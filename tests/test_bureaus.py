@@ -66,7 +66,7 @@ def test_catalogue_init_from_seed_000_table_gives_its_sections(seed_table, tiny_
 
 @pytest.mark.model
 def test_history_add_and_no_leak_between_bureaus(tmp_path, tiny_model_dir, capsys):
-    from training.pipeline import load_pipeline
+    from training.inference.pipeline import load_pipeline
 
     table = tmp_path / "district-2023.xlsx"
     table.write_bytes(other_bureau_table())

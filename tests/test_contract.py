@@ -27,7 +27,7 @@ UNEXPRESSIBLE = {("POST", "/v1/plans"), ("POST", "/setup"), ("POST", "/predict")
 @pytest.fixture(scope="module")
 def loaded(tiny_model_dir):
     from clausemap.paths import default_dataset
-    from training.pipeline import load_pipeline
+    from training.inference.pipeline import load_pipeline
 
     return load_pipeline(tiny_model_dir, fallback_history=default_dataset())
 

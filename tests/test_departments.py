@@ -9,8 +9,8 @@ import yaml
 from clausemap.clauses import segment_file
 from clausemap.paths import PROJECT_ROOT
 from labels.catalogue import load_catalogue
-from training.departments import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights
-from training.departments_cli import ranking_metrics
+from training.departments.suggester import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights
+from training.departments.evaluation import ranking_metrics
 
 SEED_000 = next((PROJECT_ROOT / "seeds").glob("000_*.txt"))
 

@@ -10,8 +10,8 @@ import pytest
 from labels.catalogue import Catalogue, load_catalogue
 from labels.functions import infer, load_lexicon
 from labels.taxonomy import load_taxonomy
-from training.departments import DepartmentSuggester
-from training.departments_cli import ranking_metrics
+from training.departments.suggester import DepartmentSuggester
+from training.departments.evaluation import ranking_metrics
 
 # A made-up school. Its catalogue says 安全办 owns safety; its history says 总务处 leads the safety tasks.
 SCHOOL = Catalogue.model_validate({

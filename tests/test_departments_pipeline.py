@@ -1,4 +1,4 @@
-"""training.pipeline: categories from a real (TF-IDF) model artifact plus department suggestions, the one path
+"""training.inference.pipeline: categories from a real (TF-IDF) model artifact plus department suggestions, the one path
 the service, `label push` and the ML backend share."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from labels.taxonomy import load_taxonomy
 from tests.support.markers import needs
 from training.config import load_config
 from training.data import Example
-from training.pipeline import HISTORY_FILE, load_pipeline, write_history
+from training.inference.pipeline import HISTORY_FILE, load_pipeline, write_history
 
 pytestmark = pytest.mark.model
 

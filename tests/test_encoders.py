@@ -1,4 +1,4 @@
-"""training.encoders: pretrained encoders fetched from a wheel into the user cache (nothing is downloaded here)."""
+"""training.kinds.encoders: pretrained encoders fetched from a wheel into the user cache (nothing is downloaded here)."""
 
 import hashlib
 import zipfile
@@ -7,7 +7,7 @@ import pytest
 
 from clausemap.cli import main
 from clausemap.errors import ClausemapError
-from training import encoders
+from training.kinds import encoders
 
 
 @pytest.fixture

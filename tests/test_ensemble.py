@@ -19,11 +19,11 @@ from clausemap.paths import PROJECT_ROOT
 from serving.settings import ServingSettings
 from tests.fixtures.models import CONFIGS, train_artifact
 from tests.support.markers import needs
-from training.artifact import read_meta
+from training.inference.artifact import read_meta
 from training.config import load_config
-from training.ensemble import EnsemblePredictor, member_dir
-from training.inference import load_predictor
-from training.onnx_export import INT8_FILE
+from training.kinds.ensemble import EnsemblePredictor, member_dir
+from training.inference.predictor import load_predictor
+from training.kinds.onnx import INT8_FILE
 
 TEXTS = [c.text for path in sorted((PROJECT_ROOT / "seeds").glob("*.txt")) for c in segment_file(path).clauses]
 DEFAULT = CONFIGS / "ensemble-m3e-ngrams.yaml"
@@ -172,7 +172,7 @@ def test_the_onnx_runtime_tokenises_as_transformers_does_without_importing_it(en
 
     from transformers import AutoTokenizer
 
-    from training.bert import JsonTokenizer, _pad_token
+    from training.kinds.bert import JsonTokenizer, _pad_token
 
     bert = member_dir(ensemble_dir, "bert")
     ours = JsonTokenizer(bert / "tokenizer.json", 64, _pad_token(bert))
@@ -183,7 +183,7 @@ def test_the_onnx_runtime_tokenises_as_transformers_does_without_importing_it(en
         for name in ("input_ids", "attention_mask", "token_type_ids"):
             np.testing.assert_array_equal(got[name], expected[name])
     # The service's start on ONNX Runtime pays for neither transformers nor torch.
-    code = ("import sys; from training.inference import load_predictor; "
+    code = ("import sys; from training.inference.predictor import load_predictor; "
             f"p = load_predictor({str(ensemble_dir)!r}); p.predict_and_embed(['加强教师队伍建设。']); "
             "print(sorted({'torch', 'transformers'} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT,
@@ -291,7 +291,7 @@ def test_the_embedding_member_must_be_one_of_the_members(tmp_path):
 @pytest.mark.parametrize("cpu_max, expected", [("max 100000\n", None), ("150000 100000\n", 2), ("50000 100000", 1),
                                                ("garbage", None)])
 def test_inference_threads_fit_the_container_quota(tmp_path, cpu_max, expected):
-    from training.onnx_export import cpu_threads
+    from training.kinds.onnx import cpu_threads
 
     limit = tmp_path / "cpu.max"
     limit.write_text(cpu_max, encoding="ascii")

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="module")
 def loaded(tiny_model_dir):
-    from training.pipeline import load_pipeline
+    from training.inference.pipeline import load_pipeline
 
     return load_pipeline(tiny_model_dir, history=[])
 
@@ -161,7 +161,7 @@ def test_corrections_flow_into_exports_the_dataset_and_a_retrained_model(tmp_pat
     assert without[target["text"]]["categories"] == target["categories"] and correction(1)["text"] not in without
 
     # A model trained on the corrected data answers differently on that clause.
-    from training.inference import load_predictor
+    from training.inference.predictor import load_predictor
 
     answers = []
     for data in (plain, built):

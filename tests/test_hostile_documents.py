@@ -325,7 +325,7 @@ def test_cli_names_the_file_and_the_budget(tmp_path, zip_bomb, capsys):
 @pytest.fixture(scope="module")
 @needs("model")
 def pipeline(tiny_model_dir):
-    from training.pipeline import load_pipeline
+    from training.inference.pipeline import load_pipeline
 
     return load_pipeline(tiny_model_dir, fallback_history=default_dataset())
 

@@ -85,7 +85,7 @@ def test_lone_surrogate_found(body, found):
 @pytest.fixture(scope="module")
 def pipeline(tiny_model_dir):
     from clausemap.paths import default_dataset
-    from training.pipeline import load_pipeline
+    from training.inference.pipeline import load_pipeline
 
     return load_pipeline(tiny_model_dir, fallback_history=default_dataset())
 

@@ -22,8 +22,8 @@ from labels.taxonomy import load_taxonomy
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.support.documents import make_table_xlsx
-from training.inference import Prediction
-from training.pipeline import ClausePipeline, History, fit_suggester
+from training.inference.predictor import Prediction
+from training.inference.pipeline import ClausePipeline, History, fit_suggester
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -79,7 +79,7 @@ def chengde_history_rows() -> list[dict]:
 
 
 def stub_pipeline() -> ClausePipeline:
-    """Built as training.pipeline.load_pipeline builds one at startup (the suggester fitted over plan_owners())."""
+    """Built as training.inference.pipeline.load_pipeline builds one at startup (the suggester fitted over plan_owners())."""
     taxonomy = load_taxonomy()
     predictor = StubPredictor(taxonomy)
     rows = chengde_history_rows()

@@ -77,7 +77,7 @@ def ngram_model_dir(tmp_path_factory, training_data_path):
 @pytest.mark.model
 @pytest.mark.timeout(300)
 def test_the_ngram_models_embedding_is_compact_and_keeps_similar_texts_close(ngram_model_dir):
-    from training.inference import load_predictor
+    from training.inference.predictor import load_predictor
 
     predictor = load_predictor(ngram_model_dir)
     assert len(predictor.saved["vectorizer"].vocabulary_) > 1024  # the dense n-gram row would be wider
@@ -97,7 +97,7 @@ def test_a_100_kb_request_of_short_sentences_is_answered_in_batches(ngram_model_
 
     from serving.app import create_app
     from serving.settings import ServingSettings
-    from training.pipeline import load_pipeline
+    from training.inference.pipeline import load_pipeline
 
     settings = ServingSettings(max_batch_clauses=64)
     app = create_app(settings, pipeline=load_pipeline(ngram_model_dir))

@@ -5,7 +5,7 @@ import pytest
 
 from clausemap.clauses import segment_file
 from clausemap.paths import PROJECT_ROOT
-from training.inference import load_predictor
+from training.inference.predictor import load_predictor
 
 pytestmark = pytest.mark.model
 

@@ -1,10 +1,10 @@
-"""training.linear: the sentence-vector cache shared by the fits of a process stays bounded."""
+"""training.kinds.linear: the sentence-vector cache shared by the fits of a process stays bounded."""
 
 from collections import OrderedDict
 
 import numpy as np
 
-from training.linear import SentenceEncoder
+from training.kinds.linear import SentenceEncoder
 
 
 def counting_encoder(monkeypatch, limit: int):

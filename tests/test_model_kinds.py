@@ -14,9 +14,9 @@ from clausemap.paths import PROJECT_ROOT
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.support.toy_kind import register_toy
-from training.artifact import ARTIFACT_FILE, TAXONOMY_FILE, read_meta
+from training.inference.artifact import ARTIFACT_FILE, TAXONOMY_FILE, read_meta
 from training.config import load_config
-from training.inference import load_predictor
+from training.inference.predictor import load_predictor
 
 pytestmark = pytest.mark.model
 

@@ -18,10 +18,10 @@ from serving.runtime import load_pipeline as service_pipeline
 from serving.settings import ServingSettings
 from tests.fixtures.models import train_artifact
 from tests.support.markers import needs
-from training.artifact import read_meta
-from training.inference import load_predictor
+from training.inference.artifact import read_meta
+from training.inference.predictor import load_predictor
 from training.metrics import decide
-from training.onnx_export import FP32_FILE, INT8_FILE, OnnxModel
+from training.kinds.onnx import FP32_FILE, INT8_FILE, OnnxModel
 
 pytestmark = pytest.mark.model
 
@@ -152,7 +152,7 @@ def test_quantizer_advice_is_muted_without_silencing_other_logging():
     import logging
     import os
 
-    from training.onnx_export import _QuantizerAdvice
+    from training.kinds.onnx import _QuantizerAdvice
 
     def record(pathname):
         return logging.LogRecord("root", logging.WARNING, pathname, 1, "message", None, None)

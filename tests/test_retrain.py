@@ -6,7 +6,7 @@ import time
 from types import SimpleNamespace
 
 from serving.retrain import Retrainer, prune_retrained
-from training.artifact import ARTIFACT_FILE
+from training.inference.artifact import ARTIFACT_FILE
 
 
 def test_retrain_requests_for_a_queued_project_join_its_job():

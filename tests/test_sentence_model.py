@@ -14,7 +14,7 @@ from clausemap.paths import PROJECT_ROOT
 from labels.taxonomy import load_taxonomy
 from tests.support.markers import needs
 from training.data import Example, holdout_split
-from training.inference import load_predictor
+from training.inference.predictor import load_predictor
 
 CONFIGS = PROJECT_ROOT / "configs"
 TAXONOMY = load_taxonomy()
@@ -115,7 +115,7 @@ def tiny_encoder(tmp_path_factory, training_data_path):
     """A small random BERT encoder saved locally, standing in for m3e-small (nothing is downloaded)."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    from training.bert import char_vocab
+    from training.kinds.bert import char_vocab
 
     texts = [r["text"] for r in rows_of(training_data_path)] + [CLAUSE]
     tokenizer = BertTokenizerFast(vocab=char_vocab(texts, 1), do_lower_case=False)

@@ -33,7 +33,7 @@ CLAUSES = [
 
 @pytest.fixture(scope="module")
 def pipeline(tiny_model_dir):
-    from training.pipeline import load_pipeline
+    from training.inference.pipeline import load_pipeline
 
     return load_pipeline(tiny_model_dir, fallback_history=default_dataset())  # as the service does
 
@@ -101,7 +101,7 @@ def test_each_category_given_shows_its_sentences_as_evidence(client, pipeline):
 
 
 def test_classify_matches_the_evaluation_code_path(client, pipeline):
-    """The service answers exactly what training.pipeline (used by `clausemap evaluate`) answers."""
+    """The service answers exactly what training.inference.pipeline (used by `clausemap evaluate`) answers."""
     body = client.post("/v1/classify", json={"clauses": CLAUSES}).json()
     for served, direct in zip(body["results"], pipeline.classify(CLAUSES), strict=True):
         assert served["labels"] == direct.labels

@@ -15,7 +15,7 @@ from labels.taxonomy import load_taxonomy
 from tests.fixtures.models import CONFIGS, taxonomy_rows, train_artifact
 from tests.support.markers import needs
 from training.data import load_examples
-from training.inference import load_predictor
+from training.inference.predictor import load_predictor
 
 TAXONOMY = load_taxonomy()
 TEXTS = [

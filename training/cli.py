@@ -14,7 +14,7 @@ OVERRIDES_HELP = "dotted config overrides, e.g. training.epochs=3 model.max_leng
 
 def _models_fetch(args) -> int:
     from clausemap.errors import ClausemapError
-    from training.encoders import ENCODERS, fetch_encoder
+    from training.kinds.encoders import ENCODERS, fetch_encoder
 
     name = args.name
     if args.config:
@@ -112,7 +112,7 @@ def _cv(args) -> int:
 
 
 def _export(args) -> int:
-    from training.onnx_export import export_artifact
+    from training.kinds.onnx import export_artifact
 
     exported = export_artifact(args.model)
     print(json.dumps({"model": args.model, **exported}, ensure_ascii=False))
@@ -120,7 +120,7 @@ def _export(args) -> int:
 
 
 def _load_pipeline(model_dir, **options):
-    from training.pipeline import load_pipeline
+    from training.inference.pipeline import load_pipeline
 
     return load_pipeline(model_dir, **options)
 

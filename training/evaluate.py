@@ -1,6 +1,6 @@
 """Scoring an artifact on labelled rows, and leave-one-document-out cross-validation.
 
-Both go through `training.inference.load_predictor`, the code the service runs.
+Both go through `training.inference.predictor.load_predictor`, the code the service runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from clausemap.errors import ClausemapError
 from training.config import Config
 from training.data import Example, data_hash, label_matrix, load_examples, load_folds, real_only
-from training.inference import Predictor, Runtime, load_predictor
+from training.inference.predictor import Predictor, Runtime, load_predictor
 from training.metrics import colabel_report, decide, multilabel_report
 
 

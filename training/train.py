@@ -15,12 +15,12 @@ import numpy as np
 import yaml
 
 from labels.taxonomy import load_taxonomy
-from training.artifact import TAXONOMY_FILE, ArtifactMeta, is_main_process, staged_directory, utc_stamp, \
+from training.inference.artifact import TAXONOMY_FILE, ArtifactMeta, is_main_process, staged_directory, utc_stamp, \
     write_json, write_meta
 from training.config import Config
 from training.data import (Example, Unit, data_hash, holdout_split, label_matrix, load_examples,
                            load_training_examples, real_only)
-from training.inference import load_predictor
+from training.inference.predictor import load_predictor
 from training.kinds import FitJob, get_kind
 from training.metrics import decide, multilabel_report, tune_thresholds
 from training.report import write_report
@@ -80,7 +80,7 @@ def train(config: Config, output: str | Path, examples: list[Example] | None = N
     started = time.perf_counter()
     kind = get_kind(config.model.kind)
     with staged_directory(output) as (staging, scratch):
-        # Kinds report progress on stderr (the bert kind's Trainer through training.hf_trainer's callbacks):
+        # Kinds report progress on stderr (the bert kind's Trainer through training.kinds.hf_trainer's callbacks):
         # stdout is the commands' results (JSON), and a retrain runs beside the service in the same process.
         if oof:
             oof_rows, oof_scores = out_of_fold_scores(config, train_rows, scratch)

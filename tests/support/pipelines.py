@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from clausemap.errors import ClausemapError
 from labels.catalogue import Catalogue, load_catalogue
 from labels.taxonomy import Taxonomy, load_taxonomy
-from training.pipeline import ClauseResult
+from training.inference.pipeline import ClauseResult
 
 STUB_VERSION = "stub-pipeline"
 
 
 class StubPipeline:
-    """What the service needs of a pipeline (training.pipeline.ClassifyPipeline, plus the `classify_each` its
+    """What the service needs of a pipeline (training.inference.pipeline.ClassifyPipeline, plus the `classify_each` its
     inference thread calls): every clause gets the taxonomy's fallback category and no sections."""
 
     model_version = STUB_VERSION

@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 
-from training.inference import Predictor
+from training.inference.predictor import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
 
 WORDS_FILE = "toy-words.json"

@@ -22,9 +22,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from training.data import label_matrix
-from training.inference import Predictor
+from training.inference.predictor import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
-from training.projection import NGRAM_EMBEDDING_DIM, sparse_projection
+from training.kinds.projection import NGRAM_EMBEDDING_DIM, sparse_projection
 
 ENCODER_DIR = "encoder"
 LINEAR_FILE = "linear.joblib"
@@ -144,7 +144,7 @@ def fit(job: FitJob) -> dict:
     targets = label_matrix(train_rows, labels).astype(int)
     saved: dict = {"encoder_weight": spec.encoder_weight if spec.encoder and spec.tfidf else None}
     if spec.encoder:
-        from training.encoders import resolve_pretrained
+        from training.kinds.encoders import resolve_pretrained
 
         encoder = SentenceEncoder(resolve_pretrained(spec.encoder), spec.max_length)
         vectors = _normalised(encoder.encode(texts, cache=True))

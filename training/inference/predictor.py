@@ -23,7 +23,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from clausemap.clauses.sentences import Sentence, split_sentences
-from training.artifact import ARTIFACT_FILE, ArtifactMeta, read_meta
+from training.inference.artifact import ARTIFACT_FILE, ArtifactMeta, read_meta
 from training.kinds import get_kind
 from training.metrics import decide
 
@@ -224,7 +224,7 @@ def _l2_normalised(vectors: np.ndarray) -> np.ndarray:
 
 
 def read_artifact_meta(path: str | Path) -> ArtifactMeta:
-    """The artifact's validated description (training.artifact.read_meta)."""
+    """The artifact's validated description (training.inference.artifact.read_meta)."""
     return read_meta(path)
 
 

@@ -21,11 +21,11 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from training.config import Config
     from training.data import Example
-    from training.inference import Predictor
+    from training.inference.predictor import Predictor
 
 # kind name -> the module that registers it.
-BUILTIN = {"bert": "training.bert", "tfidf": "training.baseline", "linear": "training.linear",
-           "ensemble": "training.ensemble"}
+BUILTIN = {"bert": "training.kinds.bert", "tfidf": "training.kinds.tfidf", "linear": "training.kinds.linear",
+           "ensemble": "training.kinds.ensemble"}
 
 
 class ModelSection(BaseModel):

@@ -79,11 +79,11 @@ def export_onnx(model_dir: str | Path) -> dict[str, Any]:
 def export_artifact(model_dir: str | Path) -> dict[str, Any]:
     """Add ONNX files to an existing bert-kind artifact (or an ensemble's bert members) and record them in its
     clausemap.json."""
-    from training.artifact import read_meta, write_meta
+    from training.inference.artifact import read_meta, write_meta
 
     meta = read_meta(model_dir)
     if meta.kind == "ensemble":  # its bert members, each an artifact of its own
-        from training.ensemble import member_dir
+        from training.kinds.ensemble import member_dir
 
         members = [m["name"] for m in meta.config["model"]["members"] if m["model"]["kind"] == "bert"]
         if members:

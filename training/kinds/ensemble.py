@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validat
 
 from clausemap.errors import InputFileError
 from training.config import Config, ThresholdConfig, TrainingConfig, model_section
-from training.inference import Predictor, Runtime, load_predictor
+from training.inference.predictor import Predictor, Runtime, load_predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
 
 MEMBERS_DIR = "members"

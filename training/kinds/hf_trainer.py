@@ -1,6 +1,6 @@
 """The HF Trainer pieces of the `bert` kind, importable by name (they import torch and transformers).
 
-    from training.hf_trainer import KeepBest, WeightedBCETrainer
+    from training.kinds.hf_trainer import KeepBest, WeightedBCETrainer
 """
 
 from __future__ import annotations

@@ -9,29 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from clausemap.errors import InputFileError
 from clausemap.paths import default_dataset
-
-# Only the category signal: the clause's categories → the departments that own them in the catalogue.
-BASELINE_WEIGHTS = {"category": 1.0, "keyword": 0.0}
-
-
-@dataclass(frozen=True)
-class RankingMetrics:
-    """Ranking quality over clauses whose true sections are known.
-
-    lead_accuracy: the first suggestion marked lead is one of the clause's true leads; a task with several leads
-    (a bureau that co-leads) counts it right when it is any of them.
-    """
-
-    recall_at_1: float  # share of a clause's true departments found at rank 1
-    recall_at_3: float  # ... found in the top 3
-    lead_accuracy: float  # the (first) suggestion marked lead is one of the true leads
-    mrr: float  # mean of 1 / rank of the first true department (0 when none is suggested)
-    n: int
 
 
 def register(subparsers) -> None:
@@ -60,7 +42,9 @@ def register(subparsers) -> None:
 
 def run_evaluate(args) -> int:
     from labels.catalogue import find_catalogue
-    from training.departments import read_dataset_rows
+    from training.departments.evaluation import (BASELINE_WEIGHTS, annotated_rows, evaluate_leave_one_out,
+                                                 evaluate_without_history)
+    from training.departments.suggester import read_dataset_rows
 
     if args.table is not None:
         return run_evaluate_table(args)
@@ -74,7 +58,7 @@ def run_evaluate(args) -> int:
 
     texts = [r["text"] for r in annotated]
     if args.model is not None:
-        from training.inference import load_predictor
+        from training.inference.predictor import load_predictor
 
         predictor = load_predictor(args.model)
         category_scores = [dict(p.scores) for p in predictor.predict(texts)]
@@ -107,8 +91,8 @@ def run_evaluate_table(args) -> int:
     from labels.bureaus import task_rows
     from labels.catalogue import find_catalogue
     from labels.catalogue_init import init_catalogue
-    from training.inference import load_predictor
-    from training.table_eval import evaluate_table, format_curve
+    from training.inference.predictor import load_predictor
+    from training.departments.evaluation import evaluate_table
 
     table = read_table(args.table)
     model = args.model or default_model_dir()
@@ -133,63 +117,6 @@ def run_evaluate_table(args) -> int:
     return 0
 
 
-def evaluate_leave_one_out(rows, catalogue, category_scores, embed=None, embeddings=None, weights=None):
-    """Hold out each row, fit on the rest, rank for the held-out one."""
-    from training.departments import DepartmentSuggester, SuggesterWeights
-
-    weights = SuggesterWeights(**(weights or {}))
-    ranked = []
-    for i, row in enumerate(rows):
-        rest = rows[:i] + rows[i + 1 :]
-        rest_embeddings = None if embeddings is None else [e for j, e in enumerate(embeddings) if j != i]
-        rest_scores = category_scores[:i] + category_scores[i + 1 :]
-        suggester = DepartmentSuggester(catalogue, embed=embed, weights=weights).fit(rest, rest_embeddings,
-                                                                                    rest_scores)
-        held_out = None if embeddings is None else embeddings[i : i + 1]
-        ranked.append(suggester.suggest([row["text"]], [category_scores[i]], held_out)[0])
-    return ranking_metrics(rows, ranked, catalogue)
-
-
-def evaluate_without_history(rows, catalogue, category_scores, weights=None):
-    """Rank with the catalogue alone, as for a bureau that has annotated nothing yet."""
-    from training.departments import DepartmentSuggester, SuggesterWeights
-
-    suggester = DepartmentSuggester(catalogue, weights=SuggesterWeights(**(weights or {})))
-    return ranking_metrics(rows, suggester.suggest([r["text"] for r in rows], category_scores), catalogue)
-
-
-def ranking_metrics(rows, ranked, catalogue) -> RankingMetrics:
-    recall1 = recall3 = lead_hits = reciprocal = 0.0
-    for row, suggestions in zip(rows, ranked, strict=True):
-        truth = {catalogue.resolve(n) for n in row["departments"]} - {None}
-        leads = {catalogue.resolve(n) for n in row.get("lead_departments") or row["departments"][:1]} - {None}
-        names = [s.name for s in suggestions]
-        recall1 += len(truth & set(names[:1])) / len(truth)
-        recall3 += len(truth & set(names[:3])) / len(truth)
-        top_lead = next((s.name for s in suggestions if s.lead), None)
-        lead_hits += top_lead in leads
-        first = next((rank for rank, name in enumerate(names, 1) if name in truth), None)
-        reciprocal += 1 / first if first else 0.0
-    n = len(rows)
-    return RankingMetrics(
-        round(recall1 / n, 4), round(recall3 / n, 4), round(lead_hits / n, 4), round(reciprocal / n, 4), n
-    )
-
-
-def annotated_rows(rows: list[dict], catalogue) -> tuple[list[dict], list[str]]:
-    """Rows with at least one department known to the catalogue, and the names it does not know."""
-    unknown: list[str] = []
-    annotated = []
-    for row in rows:
-        names = row.get("departments") or []
-        for name in names:
-            if catalogue.resolve(name) is None and name not in unknown:
-                unknown.append(name)
-        if any(catalogue.resolve(n) for n in names):
-            annotated.append(row)
-    return annotated, unknown
-
-
 def format_report(report: dict, data: Path) -> str:
     lines = [
         f"{report['n']} clauses with annotated departments in {data}, leave-one-clause-out; "
@@ -206,4 +133,16 @@ def format_report(report: dict, data: Path) -> str:
         lines.append(
             f"{label:34}{m['recall_at_1']:>10.3f}{m['recall_at_3']:>10.3f}{m['lead_accuracy']:>10.3f}{m['mrr']:>8.3f}"
         )
+    return "\n".join(lines)
+
+
+def format_curve(report: dict, source: str) -> str:
+    from training.departments.evaluation import DRAWS
+
+    lines = [f"{report['n']} tasks of {source}; catalogue: {report['catalogue']}",
+             "", f"{'history tasks':>14}{'recall@1':>10}{'recall@3':>10}{'lead acc':>10}{'MRR':>8}"]
+    for point in report["curve"]:
+        lines.append(f"{point['history']:>14}{point['recall_at_1']:>10.3f}{point['recall_at_3']:>10.3f}"
+                     f"{point['lead_accuracy']:>10.3f}{point['mrr']:>8.3f}")
+    lines.append(f"(the last line is leave-one-item-out; the others average {DRAWS} random draws of the history)")
     return "\n".join(lines)

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clausemap.errors import InputFileError
 from training.data import Example, label_matrix
-from training.encoders import resolve_pretrained
-from training.artifact import ARTIFACT_FILE
-from training.inference import Predictor, Runtime
+from training.kinds.encoders import resolve_pretrained
+from training.inference.artifact import ARTIFACT_FILE
+from training.inference.predictor import Predictor, Runtime
 from training.kinds import FitJob, ModelKind, ModelSection, register
 from training.metrics import decide, multilabel_report, tune_thresholds
-from training.onnx_export import OnnxModel, cpu_threads, export_onnx, exported_file
+from training.kinds.onnx import OnnxModel, cpu_threads, export_onnx, exported_file
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -132,7 +132,7 @@ def fit(job: FitJob) -> dict:
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
-    from training.hf_trainer import KeepBest, WeightedBCETrainer
+    from training.kinds.hf_trainer import KeepBest, WeightedBCETrainer
 
     config, train_rows, held_rows, labels = job.config, job.train_units, job.held_units, job.labels
     fallback, out_dir, scratch_dir = job.fallback, job.out_dir, job.scratch_dir

@@ -10,9 +10,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from training.data import label_matrix
-from training.inference import Predictor
+from training.inference.predictor import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
-from training.projection import NGRAM_EMBEDDING_DIM, sparse_projection
+from training.kinds.projection import NGRAM_EMBEDDING_DIM, sparse_projection
 
 TFIDF_FILE = "tfidf.joblib"
 

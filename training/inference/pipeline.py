@@ -5,7 +5,7 @@
     result.labels          # ["preschool"]
     result.departments[0]  # DepartmentSuggestion(name="基础教育科", score=…, lead=True, evidence=[…])
 
-Categories come from the model artifact (training.inference), with the taxonomy it ships; departments from a
+Categories come from the model artifact (training.inference.predictor), with the taxonomy it ships; departments from a
 DepartmentSuggester fitted on the annotated history, using the model's encoder for similarity. `ClassifyPipeline`
 is what the service needs of a pipeline.
 """
@@ -24,9 +24,9 @@ import numpy as np
 from clausemap.errors import InputFileError
 from labels.catalogue import Catalogue, find_catalogue
 from labels.taxonomy import Taxonomy, load_taxonomy
-from training.artifact import TAXONOMY_FILE
-from training.departments import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights, read_dataset_rows
-from training.inference import Evidence, Predictor, Runtime
+from training.inference.artifact import TAXONOMY_FILE
+from training.departments.suggester import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights, read_dataset_rows
+from training.inference.predictor import Evidence, Predictor, Runtime
 
 # Optional files inside a model artifact. history.jsonl: dataset rows with departments the model was trained
 # alongside (without it, data/dataset.jsonl is the history); departments.yaml: the catalogue the model ships with.
@@ -175,9 +175,9 @@ def load_pipeline(
     catalogue: a Catalogue, a file path or a catalogue id; default the artifact's departments.yaml, else
     labels/catalogues/chengde.yaml. history: dataset rows (or a JSONL path) with departments; default the artifact's
     history.jsonl, else `fallback_history` when that file exists, else none (catalogue-only suggestions). The
-    pipeline's `info["history"]` says which it was. runtime: training.inference.load_predictor's.
+    pipeline's `info["history"]` says which it was. runtime: training.inference.predictor.load_predictor's.
     """
-    from training.inference import load_predictor
+    from training.inference.predictor import load_predictor
 
     model_dir = Path(model_dir)
     predictor = load_predictor(model_dir, runtime)

@@ -1,0 +1,1 @@
+"""Department suggestions: the suggester, its evaluation, and `clausemap evaluate-departments`."""

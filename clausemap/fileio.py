@@ -11,6 +11,10 @@ import yaml
 
 from clausemap.errors import ClausemapError, InputFileError
 
+# libyaml's safe loader where PyYAML was built with it (the wheels are): the function lexicon and a catalogue load
+# 7x faster, which the service pays at every start. Same documents, same safety.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def read_jsonl_objects(path: str | Path, what: str = "") -> list[tuple[int, dict]]:
     """(line number, object) for each non-blank line of a UTF-8 JSONL file; errors name the file and line.
@@ -41,7 +45,7 @@ def read_jsonl_objects(path: str | Path, what: str = "") -> list[tuple[int, dict
 def read_yaml(path: str | Path, what: str):
     """The parsed YAML document at `path`; `what` names the kind of file in the error ("taxonomy")."""
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except OSError as exc:
         raise InputFileError(path, f"cannot read {what}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

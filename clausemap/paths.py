@@ -6,9 +6,7 @@ environment and resolves relative paths against its documented base; these funct
 
 from pathlib import Path
 
-# The repository (or installed source tree) root: seeds/, data/, configs/ and the shipped catalogues live here;
-# the default base of relative paths in the settings (CLAUSEMAP_HOME).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from clausemap import PROJECT_ROOT  # noqa: F401  (its usual name: clausemap.paths.PROJECT_ROOT)
 
 
 def _settings():

@@ -18,8 +18,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from clausemap import PROJECT_ROOT
 from clausemap.clauses.budgets import DocumentBudgets
-from clausemap.paths import PROJECT_ROOT
 
 
 def _shown(default: str) -> dict:

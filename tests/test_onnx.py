@@ -112,7 +112,8 @@ def test_export_command_refuses_what_it_cannot_export(target, baseline_model_dir
                             text=True, cwd=PROJECT_ROOT)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    expected = "only bert-kind models" if target == "baseline" else "not a clausemap model"
+    expected = ("has no export; the kinds that have one: bert, ensemble" if target == "baseline"
+                else "not a clausemap model")
     assert expected in result.stderr
     assert not (model / "onnx").exists()
 

@@ -112,9 +112,16 @@ def _cv(args) -> int:
 
 
 def _export(args) -> int:
-    from training.kinds.onnx import export_artifact
+    from clausemap.errors import ClausemapError
+    from training.inference.artifact import read_meta
+    from training.kinds import get_kind, kind_names
 
-    exported = export_artifact(args.model)
+    kind = get_kind(read_meta(args.model).kind)
+    if kind.export is None:
+        exporting = [name for name in kind_names() if get_kind(name).export is not None]
+        raise ClausemapError(f"{args.model}: a {kind.name!r} model has no export; the kinds that have one: "
+                             f"{', '.join(exporting)}")
+    exported = kind.export(Path(args.model))
     print(json.dumps({"model": args.model, **exported}, ensure_ascii=False))
     return 0
 

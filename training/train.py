@@ -2,7 +2,7 @@
 
 Artifact layout: clausemap.json (kind, labels, thresholds, model_version, data_hash, config, metrics),
 metrics.json, config.yaml, report.md, report.png, plus the kind's own files (BERT: save_pretrained model and
-tokenizer; TF-IDF: tfidf.joblib).
+tokenizer; TF-IDF: tfidf.pkl).
 """
 
 from __future__ import annotations
@@ -34,12 +34,13 @@ def taxonomy_of(config: Config):
     return load_taxonomy(taxonomy_path(config))
 
 
-def config_examples(config: Config, labels: list[str], dataset: bool = True) -> list[Example]:
-    """The config's dataset rows (unless `dataset` is false) and, when it names them, its written rows."""
+def config_examples(config: Config, taxonomy, dataset: bool = True) -> list[Example]:
+    """The config's dataset rows (unless `dataset` is false) and, when it names them, its written rows, checked
+    against `taxonomy` (the config's)."""
     written = config.resolve(config.data.written) if config.data.written else None
     if not dataset:
-        return load_examples(written, labels) if written and written.is_file() else []
-    return load_training_examples(config.resolve(config.data.path), written, labels)
+        return load_examples(written, taxonomy) if written and written.is_file() else []
+    return load_training_examples(config.resolve(config.data.path), written, taxonomy)
 
 
 def training_units(rows: list[Example], config: Config, fallback: str) -> list[Example]:
@@ -69,7 +70,7 @@ def train(config: Config, output: str | Path, examples: list[Example] | None = N
     taxonomy = taxonomy_of(config)
     labels, fallback = taxonomy.ids, taxonomy.fallback_id
     if examples is None:
-        examples = config_examples(config, labels)
+        examples = config_examples(config, taxonomy)
     oof = config.thresholds.tune and config.thresholds.source == "oof" and len({e.doc for e in real_only(examples)}) > 1
     if oof:
         train_rows, held_rows = list(examples), []
@@ -104,7 +105,7 @@ def train(config: Config, output: str | Path, examples: list[Example] | None = N
             n_heldout=len(held_rows),
             thresholds_from="out-of-fold" if oof else "heldout" if held_rows else "default",
             config=config.model_dump(mode="json"),
-            max_length=kind.max_length(config.model),
+            max_length=config.model.token_limit(),
             details=details,
         )
         # The model ships the taxonomy it was trained on, so it is served with the right category list.

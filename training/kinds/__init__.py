@@ -2,8 +2,10 @@
 
 A kind is one module that owns everything about it: its config section (a `ModelSection` subclass whose
 `kind` names it), `fit`, the files it saves into an artifact, and the `Predictor` that loads and runs them.
-The module ends with `register(ModelKind(...))`; the built-in kinds are imported on first use, so
-`clausemap --help` stays fast. Adding a kind touches its module and BUILTIN below, nothing else:
+The module ends with `register(ModelKind(...))`; the built-in kinds are imported on first use (by the module
+names in BUILTIN, with importlib), so `clausemap --help` stays fast. Adding a kind touches its module and BUILTIN
+below, nothing else; code outside training/kinds/ reaches a kind only through get_kind (and the Predictor it
+names), never by importing its module:
 
     KIND = register(ModelKind(name="tfidf", section=TfidfSection, fit=fit, predictor=TfidfPredictor))
 """
@@ -14,14 +16,16 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:
-    from training.config import Config
-    from training.data import Example
-    from training.inference.predictor import Predictor
+# The registry is a leaf: it imports nothing from training/, so that the config, the artifact and the predictor
+# can import it and a kind module can import them. What a kind receives and provides is named here by alias:
+Config = Any  # training.config.Config
+Example = Any  # training.data.Example: one clause or sentence and its labels
+PredictorClass = type  # a training.inference.predictor.Predictor subclass: called with (path, meta[, runtime])
+ExportFn = Callable[[Path], dict[str, Any]]
 
 # kind name -> the module that registers it.
 BUILTIN = {"bert": "training.kinds.bert", "tfidf": "training.kinds.tfidf", "linear": "training.kinds.linear",
@@ -36,8 +40,12 @@ class ModelSection(BaseModel):
 
     def pretrained_sources(self) -> list[str]:
         """The pretrained encoders (names, hub names or paths) this section loads: what `models fetch --config`
-        fetches."""
-        return [s for s in (getattr(self, "pretrained", None), getattr(self, "encoder", None)) if s]
+        fetches. A kind that loads one overrides this."""
+        return []
+
+    def token_limit(self) -> int | None:
+        """The tokens per unit the kind's predictor truncates to (recorded in the artifact), if it has a limit."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,10 @@ class ModelKind:
     # Fits and writes the kind's files into job.out_dir; returns kind-specific details for the artifact
     # description (e.g. {"vocabulary_size": 9000}).
     fit: Callable[[FitJob], dict[str, Any]]
-    predictor: type[Predictor]
-    # The tokens per unit the predictor truncates to, when the kind has such a limit.
-    max_length: Callable[[ModelSection], int | None] = lambda section: getattr(section, "max_length", None)
+    predictor: PredictorClass
+    # `clausemap export`: adds the kind's exported files (ONNX) to a trained artifact's folder and records them in
+    # its clausemap.json; returns what it recorded. None: the kind has nothing to export.
+    export: ExportFn | None = None
 
 
 _KINDS: dict[str, ModelKind] = {}

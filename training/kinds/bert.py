@@ -21,7 +21,7 @@ from training.inference.artifact import ARTIFACT_FILE
 from training.inference.predictor import Predictor, Runtime
 from training.kinds import FitJob, ModelKind, ModelSection, register
 from training.metrics import decide, multilabel_report, tune_thresholds
-from training.kinds.onnx import OnnxModel, cpu_threads, export_onnx, exported_file
+from training.kinds.onnx import OnnxModel, cpu_threads, export_artifact, export_onnx, exported_file
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -62,6 +62,12 @@ class BertSection(ModelSection):
         if (self.pretrained is None) == (self.random_init is None):
             raise ValueError("give exactly one of model.pretrained and model.random_init")
         return self
+
+    def pretrained_sources(self) -> list[str]:
+        return [self.pretrained] if self.pretrained else []
+
+    def token_limit(self) -> int | None:
+        return self.max_length
 
 
 def char_vocab(texts: list[str], min_count: int) -> dict[str, int]:
@@ -352,5 +358,6 @@ def _mean_pooled(states: np.ndarray, attention_mask) -> np.ndarray:
     return (states * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
 
 
-KIND = register(ModelKind(name="bert", section=BertSection, fit=fit, predictor=BertPredictor))
+KIND = register(ModelKind(name="bert", section=BertSection, fit=fit, predictor=BertPredictor,
+                          export=export_artifact))
 

@@ -20,18 +20,22 @@ that `transformers.pipeline` loads, with its ONNX int8 export in `onnx/`).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator, model_validator
 
-from clausemap.errors import InputFileError
+from clausemap.errors import ClausemapError, InputFileError
 from training.config import Config, ThresholdConfig, TrainingConfig, model_section
+from training.inference.artifact import read_meta
 from training.inference.predictor import Predictor, Runtime, load_predictor
-from training.kinds import FitJob, ModelKind, ModelSection, register
+from training.kinds import FitJob, ModelKind, ModelSection, get_kind, register
 
 MEMBERS_DIR = "members"
+
+log = logging.getLogger(__name__)
 
 
 class MemberSection(BaseModel):
@@ -96,16 +100,13 @@ def member_config(config: Config, member: MemberSection) -> Config:
 
 def fit(job: FitJob) -> dict[str, Any]:
     """Train every member into members/<name>/ on the ensemble's rows (each tunes its own thresholds)."""
-    import sys
-
     from training.train import train
 
     spec: EnsembleSection = job.config.model
     details: dict[str, Any] = {"combination": "mean of score / member threshold, given at >= 1; score r/(1+r)",
                                "embedding": spec.embedding_member, "members": {}}
     for number, member in enumerate(spec.members, start=1):
-        print(f"[ensemble] member {number}/{len(spec.members)}: {member.name} ({member.model.kind})",
-              file=sys.stderr, flush=True)
+        log.info("member %d/%d: %s (%s)", number, len(spec.members), member.name, member.model.kind)
         meta = train(member_config(job.config, member), job.out_dir / MEMBERS_DIR / member.name,
                      examples=list(job.rows))
         details["members"][member.name] = {
@@ -118,6 +119,17 @@ def fit(job: FitJob) -> dict[str, Any]:
 
 def member_dir(path: str | Path, name: str) -> Path:
     return Path(path) / MEMBERS_DIR / name
+
+
+def export(model_dir: Path) -> dict[str, Any]:
+    """`clausemap export`: each member whose kind exports (the bert members' ONNX files), in its own folder."""
+    meta = read_meta(model_dir)
+    kinds = {m["name"]: get_kind(m["model"]["kind"]) for m in meta.config["model"]["members"]}
+    exported = {name: kind.export(member_dir(model_dir, name)) for name, kind in kinds.items() if kind.export}
+    if not exported:
+        raise ClausemapError(f"{model_dir}: no member of this ensemble has an export (member kinds: "
+                             f"{', '.join(sorted({k.name for k in kinds.values()}))})")
+    return exported
 
 
 class EnsemblePredictor(Predictor):
@@ -168,4 +180,5 @@ class EnsemblePredictor(Predictor):
         return np.concatenate([self.combine(parts), vectors], axis=1)
 
 
-KIND = register(ModelKind(name="ensemble", section=EnsembleSection, fit=fit, predictor=EnsemblePredictor))
+KIND = register(ModelKind(name="ensemble", section=EnsembleSection, fit=fit, predictor=EnsemblePredictor,
+                          export=export))

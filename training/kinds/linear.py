@@ -6,8 +6,8 @@ category on those vectors, and another on character 1–3-gram TF-IDF, are mixed
 the encoder is trained, so a fit takes seconds after the sentences are encoded once, which is what lets
 thresholds be tuned on out-of-fold scores of the whole training set.
 
-Artifact files: `encoder/` (the encoder's save_pretrained model and tokenizer), `linear.joblib` (the
-vectoriser and the two classifiers; a pickle: load only artifacts you trust).
+Artifact files: `encoder/` (the encoder's save_pretrained model and tokenizer), `linear.pkl` (the
+vectoriser and the two classifiers; training.kinds.pickled: load only artifacts you trust).
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from training.data import label_matrix
 from training.inference.predictor import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
+from training.kinds.pickled import load_fitted, save_fitted
 from training.kinds.projection import NGRAM_EMBEDDING_DIM, sparse_projection
 
 ENCODER_DIR = "encoder"
-LINEAR_FILE = "linear.joblib"
+FITTED_NAME = "linear"  # linear.pkl (linear.joblib in older artifacts)
 
 
 class NgramFeatures(BaseModel):
@@ -56,6 +57,12 @@ class LinearSection(ModelSection):
         if not self.encoder and not self.tfidf:
             raise ValueError("give model.encoder, model.tfidf or both")
         return self
+
+    def pretrained_sources(self) -> list[str]:
+        return [self.encoder] if self.encoder else []
+
+    def token_limit(self) -> int | None:
+        return self.max_length
 
 
 class SentenceEncoder:
@@ -135,7 +142,6 @@ def _fit_quietly(classifier, features, targets):
 
 
 def fit(job: FitJob) -> dict:
-    import joblib
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     config, train_rows, labels, out_dir = job.config, job.train_units, job.labels, job.out_dir
@@ -159,17 +165,14 @@ def fit(job: FitJob) -> dict:
         saved["vectorizer"] = vectorizer
         saved["tfidf_classifier"] = _fit_quietly(_one_vs_rest(spec.C_tfidf, config.training.seed), features,
                                                  targets)
-    joblib.dump(saved, out_dir / LINEAR_FILE)
+    save_fitted(saved, out_dir, FITTED_NAME)
     return {"base_model": spec.encoder or "none", "n_units": len(train_rows)}
 
 
 class LinearPredictor(Predictor):
     def __init__(self, path: Path, meta):
         super().__init__(path, meta)
-        import joblib
-
-        # A pickle: load only artifacts you trained or trust.
-        self.saved = joblib.load(path / LINEAR_FILE)
+        self.saved = load_fitted(path, FITTED_NAME)  # a pickle: load only artifacts you trained or trust
         self.encoder = None
         if self.saved.get("encoder_classifier") is not None:
             self.encoder = SentenceEncoder(path / ENCODER_DIR, meta.max_length or LinearSection.model_fields["max_length"].default)

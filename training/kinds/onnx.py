@@ -1,4 +1,5 @@
 """ONNX Runtime copies of a bert-kind artifact: export, dynamic int8 quantization, and loading for inference.
+A helper of the bert kind (and of the ensemble through its bert members), not a kind of its own.
 
     export_onnx(model_dir)          # writes onnx/model.onnx (fp32) and onnx/model.int8.onnx; returns what it did
     export_artifact("models/m3e")   # the same for an artifact trained before exports existed (`clausemap export`)
@@ -20,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from clausemap.errors import ClausemapError
 
 ONNX_DIR = "onnx"
 FP32_FILE = f"{ONNX_DIR}/model.onnx"
@@ -77,20 +76,11 @@ def export_onnx(model_dir: str | Path) -> dict[str, Any]:
 
 
 def export_artifact(model_dir: str | Path) -> dict[str, Any]:
-    """Add ONNX files to an existing bert-kind artifact (or an ensemble's bert members) and record them in its
-    clausemap.json."""
+    """Add ONNX files to an existing artifact of a save_pretrained classifier (the bert kind's `export`, what
+    `clausemap export` runs) and record them in its clausemap.json."""
     from training.inference.artifact import read_meta, write_meta
 
     meta = read_meta(model_dir)
-    if meta.kind == "ensemble":  # its bert members, each an artifact of its own
-        from training.kinds.ensemble import member_dir
-
-        members = [m["name"] for m in meta.config["model"]["members"] if m["model"]["kind"] == "bert"]
-        if members:
-            return {name: export_artifact(member_dir(model_dir, name)) for name in members}
-    if meta.kind != "bert":
-        raise ClausemapError(f"{model_dir}: a {meta.kind!r} model has no ONNX export; only bert-kind models "
-                             "(fine-tuned transformers) and ensembles with a bert member are exported")
     meta.details["onnx"] = export_onnx(model_dir)
     write_meta(Path(model_dir), meta)
     return meta.details["onnx"]

@@ -12,9 +12,10 @@ from pydantic import Field, model_validator
 from training.data import label_matrix
 from training.inference.predictor import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
+from training.kinds.pickled import load_fitted, save_fitted
 from training.kinds.projection import NGRAM_EMBEDDING_DIM, sparse_projection
 
-TFIDF_FILE = "tfidf.joblib"
+FITTED_NAME = "tfidf"  # tfidf.pkl (tfidf.joblib in older artifacts)
 
 
 class TfidfSection(ModelSection):
@@ -34,7 +35,6 @@ class TfidfSection(ModelSection):
 
 
 def fit(job: FitJob) -> dict:
-    import joblib
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
@@ -58,17 +58,14 @@ def fit(job: FitJob) -> dict:
         # A label absent from the training rows gets a constant "no"; sklearn warns about it, which is expected.
         warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
         classifier.fit(features, targets)
-    joblib.dump({"vectorizer": vectorizer, "classifier": classifier}, out_dir / TFIDF_FILE)
+    save_fitted({"vectorizer": vectorizer, "classifier": classifier}, out_dir, FITTED_NAME)
     return {"vocabulary_size": len(vectorizer.vocabulary_)}
 
 
 class TfidfPredictor(Predictor):
     def __init__(self, path: Path, meta):
         super().__init__(path, meta)
-        import joblib
-
-        # A pickle: load only artifacts you trained or trust.
-        saved = joblib.load(path / TFIDF_FILE)
+        saved = load_fitted(path, FITTED_NAME)  # a pickle: load only artifacts you trained or trust
         self.vectorizer, self.classifier = saved["vectorizer"], saved["classifier"]
         self._projection = sparse_projection(len(self.vectorizer.vocabulary_), NGRAM_EMBEDDING_DIM)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from pydantic import ValidationError
@@ -31,6 +32,32 @@ COMMAND_MODULES = [
 HOOK_PROVIDERS = [
     "training.cli",  # the model loader behind `label push --model` and `catalogue init --model`
 ]
+
+
+# Loggers whose INFO lines are a command's progress (training: an ensemble's members, ...), shown on stderr.
+PROGRESS_LOGGERS = ("training",)
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to sys.stderr as it is when a line is logged (a caller may have replaced it since)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def show_progress() -> None:
+    """The progress lines of PROGRESS_LOGGERS on stderr, as `[logger] message`; once per process however often it
+    is called. main calls it for the command; importing a module configures no logging, and other libraries'
+    INFO lines stay hidden."""
+    for name in PROGRESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, _Stderr) for handler in logger.handlers):
+            handler = _Stderr()
+            handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
+            logger.addHandler(handler)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
 
 
 def provide_hooks() -> None:
@@ -68,6 +95,7 @@ def _run(argv: list[str] | None) -> int:
         parser.print_help()
         return 2
     provide_hooks()
+    show_progress()
     try:
         return int(args.func(args) or 0)
     except ClausemapError as exc:

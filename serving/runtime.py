@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,13 +28,15 @@ class SerializedPipeline:
     One thread makes concurrent requests safe (the predictor and the department suggester never run twice at
     once) and keeps torch's intra-op thread team on that thread, instead of one team per request-pool thread
     competing for the cores. It offers what training.inference.pipeline.ClassifyPipeline names, plus the wrapped
-    `pipeline` for retraining.
+    `pipeline` for retraining. Another bureau's pipeline (`for_catalogue`) is a view of this one: same thread,
+    same batcher.
     """
 
     def __init__(self, pipeline: ClausePipeline, metrics: ServiceMetrics | None = None, max_batch: int = 64,
                  batch_wait_s: float = 0.002):
         self.pipeline = pipeline
         self.metrics = metrics
+        self._catalogue: str | None = None  # a view's bureau (for_catalogue): what its classify calls ask for
         # The batcher's items are (text, catalogue id) pairs: requests for several bureaus share one model call.
         self._batcher = Batcher(self._classify_items, max_clauses=max_batch, wait_s=batch_wait_s,
                                 on_batch=metrics.inference if metrics is not None else None)
@@ -58,10 +61,16 @@ class SerializedPipeline:
     def info(self) -> dict[str, Any]:
         return self.pipeline.info
 
-    def for_catalogue(self, catalogue: str | None) -> ClausePipeline:
-        """The pipeline of another bureau's catalogue (fitting its suggester the first time): its `catalogue`
-        names the sections of results; classify through this wrapper with the id, so it runs on the one thread."""
-        return self.pipeline.for_catalogue(catalogue)
+    def for_catalogue(self, catalogue: str | None) -> SerializedPipeline:
+        """Another bureau's pipeline (its suggester fitted the first time): its `catalogue` names the sections of
+        results, and its classify calls run through this one's batcher, on the one inference thread, for that
+        bureau. Closing the view would close this pipeline: only the service's own is closed."""
+        bureau = self.pipeline.for_catalogue(catalogue)
+        if bureau is self.pipeline:
+            return self
+        view = copy.copy(self)
+        view.pipeline, view._catalogue = bureau, catalogue
+        return view
 
     def classify(self, texts: list[str], catalogue: str | None = None) -> list[ClauseResult]:
         """For synchronous callers (e.g. a route run in the request thread pool)."""
@@ -72,6 +81,7 @@ class SerializedPipeline:
         return await asyncio.wrap_future(self._submit(texts, catalogue))
 
     def _submit(self, texts: list[str], catalogue: str | None):
+        catalogue = self._catalogue if catalogue is None else catalogue
         return self._batcher.submit([(text, catalogue) for text in texts])
 
     def _classify_items(self, items: list[tuple[str, str | None]]) -> list[ClauseResult]:

@@ -141,3 +141,13 @@ def test_only_the_registry_reaches_a_kinds_internals():
 def test_the_registry_is_a_leaf():
     graph = import_graph(PROJECT_ROOT)
     assert not [t for t in graph[KINDS_PACKAGE] if t.startswith("training")], graph[KINDS_PACKAGE]
+
+
+def test_no_kind_imports_another_kinds_module():
+    from training.kinds import BUILTIN
+
+    graph = import_graph(PROJECT_ROOT)
+    kinds = set(BUILTIN.values())
+    crossing = [f"{module} imports {target} (line {line})" for module in sorted(kinds)
+                for target, line in graph[module].items() if target in kinds]
+    assert not crossing, "a kind reaches into another kind (ask the registry instead):\n" + "\n".join(crossing)

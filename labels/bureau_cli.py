@@ -53,7 +53,7 @@ def model_categoriser(model: Path | None):
     if not (Path(model) / "clausemap.json").is_file():
         raise ClausemapError(f"{model}: no model artifact to give the sections' categories; build one with "
                              "`make model` or name one with --model")
-    pipeline = load_pipeline(model, history=[])
+    pipeline = load_pipeline(model, annotated=[])
     return lambda texts: [list(r.labels) for r in pipeline.classify(list(texts))]
 
 

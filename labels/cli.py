@@ -164,7 +164,7 @@ def run_push(args) -> int:
     if args.model:
         from clausemap.hooks import load_pipeline
 
-        pipeline = load_pipeline(args.model, catalogue=catalogue, fallback_history=default_dataset())
+        pipeline = load_pipeline(args.model, catalogue=catalogue, fallback_annotated=default_dataset())
     report = push(studio, project, clauses, catalogue, pipeline, sentences=args.sentences)
     print(
         f"project {args.project!r}: {len(report.created)} tasks created, {len(report.updated)} updated, "

@@ -6,8 +6,8 @@ where the text says and add up to the clause's categories. `read_rows` and `writ
 writer of row files (data/dataset.jsonl, data/written.jsonl, a bureau's table history, an artifact's
 history.jsonl). `resolve_departments` is the one way a department name becomes a catalogue name.
 
-The taxonomy the rules check against comes from the validation context (`context={"taxonomy": ...}`), else the
-default one.
+The taxonomy the rules check against (a Taxonomy, or `Labels`) comes from the validation context
+(`context={"taxonomy": ...}`), else the default one.
 """
 
 from __future__ import annotations
@@ -26,6 +26,15 @@ from clausemap.fileio import read_jsonl_objects
 Source = Literal["seed", "written", "feedback", "table"]
 # Where a row came from: an annotated clause of a real plan (a row that names no source is one), a row written for
 # training (labels.written), a staff correction (labels.feedback) or a task of a bureau's breakdown table.
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The category ids rows are checked against and the fallback among them, where no Taxonomy is at hand (a
+    model's labels). Everything here takes either."""
+
+    ids: list[str]
+    fallback_id: str
 
 
 def _taxonomy(info: ValidationInfo | None):
@@ -57,8 +66,8 @@ def lead_first(lead: Iterable[str], departments: Iterable[str]) -> list[str]:
 
 def sentence_union(sentence_categories: Iterable[Iterable[str]], taxonomy) -> list[str]:
     """The clause's categories its sentences' labels add up to: every specific one given, else the fallback."""
-    given = {c for cats in sentence_categories for c in cats}
-    return [c for c in taxonomy.specific_ids if c in given] or [taxonomy.fallback_id]
+    given = {c for cats in sentence_categories for c in cats} - {taxonomy.fallback_id}
+    return [c for c in taxonomy.ids if c in given] or [taxonomy.fallback_id]
 
 
 class Sentence(BaseModel):
@@ -90,9 +99,10 @@ class Row(BaseModel):
     section: list[str] = []
     title: str = ""
     text: str
-    categories: list[str] = []  # a table task has none; every other row at least one
+    categories: list[str] = []  # none: a task known by its sections only (a table's); training needs them
     departments: list[str] = []  # catalogue names, lead first; a table task has at least one
     lead_departments: list[str] = []
+    span: list[int] | None = None  # [start, end) in the cleaned document, as `clausemap segment` writes a clause
     sentences: list[Sentence] | None = None  # sentence labels, when every sentence of the text has them
     source: Source = "seed"
     # written rows (labels.written)
@@ -122,7 +132,7 @@ class Row(BaseModel):
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo) -> Row:
-        if not self.categories and self.source != "table":
+        if not self.categories and (self.source != "table" and not self.departments):
             raise ValueError("'categories' must be a non-empty list of category ids")
         if not self.departments and self.source == "table":
             raise ValueError("a table task needs its 'departments'")
@@ -185,22 +195,23 @@ def read_rows(path: str | Path, what: str = "rows", taxonomy=None, source: Sourc
     return rows
 
 
-def rows_text(rows: Iterable[Row | Mapping]) -> str:
-    """Rows as JSONL text, one object a line, as row files are written."""
-    return "".join(json.dumps(r.as_dict() if isinstance(r, Row) else dict(r), ensure_ascii=False) + "\n"
-                   for r in rows)
+def rows_text(rows: Iterable[Row | Mapping], taxonomy=None) -> str:
+    """Rows as JSONL text, one object a line, as row files are written; a mapping is checked as a Row first
+    (ValueError)."""
+    return "".join(json.dumps((r if isinstance(r, Row) else row_from(r, taxonomy)).as_dict(), ensure_ascii=False)
+                   + "\n" for r in rows)
 
 
-def write_rows(files: Mapping[str | Path, Iterable[Row]]) -> None:
+def write_rows(files: Mapping[str | Path, Iterable[Row | Mapping]], taxonomy=None) -> None:
     """Write each row file atomically, all or none (a failure leaves every file as it was)."""
     from clausemap.fileio import write_texts_atomic
 
-    write_texts_atomic({Path(path): rows_text(rows) for path, rows in files.items()})
+    write_texts_atomic({Path(path): rows_text(rows, taxonomy) for path, rows in files.items()})
 
 
 # --- department names ----------------------------------------------------------------------------
 
-NameSource = Literal["annotation", "correction", "plan", "table"]
+NameSource = Literal["annotation", "correction", "plan", "table", "history"]
 PICKED: frozenset[str] = frozenset({"annotation", "correction"})
 
 
@@ -208,7 +219,7 @@ class UnknownDepartment(ClausemapError):
     """Department names a person picked that the bureau's catalogue does not know (the service answers 422)."""
 
     def __init__(self, names: Sequence[str], catalogue_id: str):
-        super().__init__(f"sections not in the catalogue {catalogue_id!r}: {', '.join(map(repr, names))}")
+        super().__init__(f"sections not in the catalogue: {', '.join(f'{name} ({catalogue_id})' for name in names)}")
         self.names = list(names)
         self.catalogue_id = catalogue_id
 
@@ -245,6 +256,9 @@ def resolve_departments(written: Iterable[str], catalogue, source: NameSource) -
       way, and may name bodies outside the bureau (区政府, 各学校). A name that is two catalogue names glued
       ("教学处教科室") is split; what stays unknown is returned in `unknown`, never guessed and never an error: data
       keeps only `names` and reports `unknown`, a plan's results show them as written (`as_written`).
+    - "history" (past tasks a suggester learns from): checked when they were stored, but perhaps against another
+      bureau's catalogue or an older version of this one; treated as a document's names, so an edited catalogue
+      never stops a service from starting (a past task naming no known section is not learned from).
     """
     from clausemap.clauses.section_names import split_glued
     from labels.catalogue import name_key

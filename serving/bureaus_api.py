@@ -25,7 +25,7 @@ def _summary(catalogue, pipeline: SerializedPipeline, owners: dict[str, str]) ->
     from labels.bureaus import belongs, read_history
 
     default = catalogue.id == pipeline.catalogue.id
-    texts = {r["text"] for r in pipeline.pipeline.history.rows if belongs(r, catalogue, default, owners)}
+    texts = {r["text"] for r in pipeline.pipeline.annotated.rows if belongs(r, catalogue, default, owners)}
     texts.update(r["text"] for r in read_history(catalogue.id))
     return dict(id=catalogue.id, bureau=catalogue.bureau, sections=len(catalogue.departments), history=len(texts),
                 default=default)

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from serving.api import ERRORS, bureau_pipeline, check_limits, require_json
 from serving.deps import Pipeline, Settings, require_api_key
 from labels.feedback import FeedbackStore
+from labels.rows import UnknownDepartment, checked_categories, resolve_departments
 from serving.schemas import CatalogueId, LongText, Names, NonBlankText, ShortText
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"], dependencies=[Depends(require_api_key)],
@@ -83,31 +84,21 @@ async def _checked(corrections: list[Correction], pipeline) -> list[dict[str, An
     the service's); 422 naming unknowns."""
     taxonomy = pipeline.taxonomy
     catalogues = {ref: (await bureau_pipeline(pipeline, ref)).catalogue for ref in {c.catalogue for c in corrections}}
-    unknown_categories, unknown_sections, out = set(), set(), []
+    problems, out = [], []  # every problem of every correction, each once, in one 422
     for item in corrections:
-        catalogue = catalogues[item.catalogue]
-        unknown_categories |= {c for c in item.categories if c not in taxonomy.ids}
-        if taxonomy.fallback_id in item.categories and len(set(item.categories)) > 1:
-            raise HTTPException(422, f"'{taxonomy.fallback_id}' is given only when no other category applies")
         row = item.model_dump()
-        row["categories"] = [c for c in taxonomy.ids if c in item.categories]
+        try:
+            row["categories"] = checked_categories(item.categories, taxonomy)
+        except ValueError as exc:
+            problems.append(str(exc))
         for key in ("lead_departments", "cooperating_departments"):
-            names = []
-            for written in row[key]:
-                name = catalogue.resolve(written)
-                if name is None:
-                    unknown_sections.add(f"{written} ({catalogue.id})")
-                elif name not in names:
-                    names.append(name)
-            row[key] = names
+            try:  # staff pick sections from the catalogue: an unknown name is refused (labels.rows policy)
+                row[key] = resolve_departments(row[key], catalogues[item.catalogue], "correction").names
+            except UnknownDepartment as exc:
+                problems.append(str(exc))
         out.append(row)
-    problems = []
-    if unknown_categories:
-        problems.append(f"unknown categories {sorted(unknown_categories)} (known: {', '.join(taxonomy.ids)})")
-    if unknown_sections:
-        problems.append(f"sections not in the catalogue: {sorted(unknown_sections)}")
     if problems:
-        raise HTTPException(422, "; ".join(problems))
+        raise HTTPException(422, "; ".join(dict.fromkeys(problems)))
     return out
 
 

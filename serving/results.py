@@ -9,7 +9,7 @@ from typing import Sequence
 from clausemap.clauses import Clause
 from clausemap.clauses.deadlines import find_deadlines
 from clausemap.clauses.section_names import split_collectives
-from labels.catalogue import Catalogue
+from labels.rows import resolve_departments
 from labels.taxonomy import Taxonomy
 from serving import schemas
 from serving.settings import ServingSettings
@@ -65,8 +65,11 @@ def plan_clause(clause: Clause, result: ClauseResult, pipeline: ClassifyPipeline
     fields = classification(clause.text, result, pipeline, settings)
     # "各科室" stated in a plan is all units: shown as written, never counted as a section
     named, collectives = split_collectives(clause.departments)
-    stated = catalogue_names(named, pipeline.catalogue)
-    stated_lead = catalogue_names(split_collectives(clause.lead_departments)[0], pipeline.catalogue)
+    # Stated names in the catalogue's names where it knows them, else as the plan writes them ("办公室(法规科)"),
+    # so stated and suggested sections count together in the summary.
+    stated = resolve_departments(named, pipeline.catalogue, "plan").as_written()
+    stated_lead = resolve_departments(split_collectives(clause.lead_departments)[0], pipeline.catalogue,
+                                      "plan").as_written()
     if stated:
         named, lead, source = stated, stated_lead or stated[:1], "stated"
     else:
@@ -100,17 +103,6 @@ def corrected(clause: schemas.PlanClause, correction: dict) -> schemas.PlanClaus
         "cooperating_departments": list(correction["cooperating_departments"]), "departments_source": "corrected",
         "corrected": True, "correction_id": correction["id"],
     })
-
-
-def catalogue_names(written: Sequence[str], catalogue: Catalogue) -> list[str]:
-    """Departments as the plan writes them ("办公室(法规科)"), in the catalogue's names where it knows them,
-    so stated and suggested sections count together in the summary."""
-    names: list[str] = []
-    for name in written:
-        resolved = catalogue.resolve(name) or name
-        if resolved not in names:
-            names.append(resolved)
-    return names
 
 
 def summarize(clauses: Sequence[schemas.PlanClause], taxonomy: Taxonomy) -> schemas.PlanSummary:

@@ -122,25 +122,26 @@ def retrain_from_studio(studio, project_id: int, pipeline, dataset: Path | None 
     """Train the serving model's recipe on `dataset` (when present: the base rows, with their sentence labels)
     plus the project's annotations, and the config's written rows; returns the new ClausePipeline, or None when
     the project has no usable annotation."""
-    from clausemap.fileio import read_jsonl_objects
     from labels.dataset import convert_export
+    from labels.rows import read_rows
     from training.config import validate_config
     from training.data import example_from_row
-    from training.inference.pipeline import load_pipeline, write_history
+    from training.inference.pipeline import load_pipeline, write_annotated_rows
     from training.train import config_examples, train
 
-    annotated = convert_export(studio.export(project_id), pipeline.taxonomy, pipeline.catalogue).rows
+    taxonomy = pipeline.taxonomy
+    annotated = convert_export(studio.export(project_id), taxonomy, pipeline.catalogue).rows
     if not annotated:
         return None
-    base = [row for _, row in read_jsonl_objects(dataset, "dataset")] if dataset and dataset.is_file() else []
+    # The base rows are checked as every row file is (a bad row names the file and line; the job fails with it).
+    base = [r.as_dict() for r in read_rows(dataset, "dataset", taxonomy)] if dataset and dataset.is_file() else []
     rows = merged_rows(base, annotated)
     config = validate_config(pipeline.config, f"model {pipeline.model_version}")
     root = Path(output_root) if output_root else Settings().retrained_models
     output = root / f"project{project_id}-{uuid.uuid4().hex[:8]}"
-    labels = pipeline.taxonomy.ids
-    written = [ex for ex in config_examples(config, labels, dataset=False) if ex.written]
-    train(config, output, [example_from_row(r, labels) for r in rows] + written)
-    write_history(output, [r for r in rows if r.get("departments")] or pipeline.history.rows)
+    written = [ex for ex in config_examples(config, taxonomy, dataset=False) if ex.written]
+    train(config, output, [example_from_row(r, taxonomy) for r in rows] + written)
+    write_annotated_rows(output, [r for r in rows if r.get("departments")] or pipeline.annotated.rows, taxonomy)
     log.info("retrained on %d rows (%d from project %s, %d written) into %s", len(rows), len(annotated),
              project_id, len(written), output)
     new = load_pipeline(output, catalogue=pipeline.catalogue)

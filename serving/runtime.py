@@ -141,7 +141,8 @@ def load_pipeline(settings: ServingSettings) -> ClausePipeline:
     """The same inference code path as `clausemap evaluate`: training.inference.pipeline.load_pipeline."""
     from training.inference.pipeline import load_pipeline as load
 
-    pipeline = load(settings.model, catalogue=settings.catalogue, history=settings.history,
-                    fallback_history=settings.dataset, runtime=settings.runtime)
-    log.info("department history: %s (%d rows)", pipeline.history.source, len(pipeline.history.rows))
+    pipeline = load(settings.model, catalogue=settings.catalogue, annotated=settings.history,
+                    fallback_annotated=settings.dataset, runtime=settings.runtime)
+    log.info("annotated rows for department suggestions: %s (%d rows)", pipeline.annotated.source,
+             len(pipeline.annotated.rows))
     return pipeline

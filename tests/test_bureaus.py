@@ -82,7 +82,7 @@ def test_history_add_and_no_leak_between_bureaus(tmp_path, tiny_model_dir, capsy
     assert main(["history", "add", str(table), "--catalogue", "district"]) == 0  # again: replaced, not doubled
     assert "0 tasks added, 7 replaced" in capsys.readouterr().out
 
-    chengde = load_pipeline(tiny_model_dir, fallback_history=default_dataset())
+    chengde = load_pipeline(tiny_model_dir, fallback_annotated=default_dataset())
     district_pipeline = chengde.for_catalogue("district")
     assert {h.doc for h in chengde.suggester.history} == {"000_ae45951577d4b07b"}  # 承德's own plan only
     assert {h.doc for h in district_pipeline.suggester.history} == {"district-2023"}

@@ -29,7 +29,7 @@ def loaded(tiny_model_dir):
     from clausemap.paths import default_dataset
     from training.inference.pipeline import load_pipeline
 
-    return load_pipeline(tiny_model_dir, fallback_history=default_dataset())
+    return load_pipeline(tiny_model_dir, fallback_annotated=default_dataset())
 
 
 def _app(loaded, tiny_model_dir, tmp_path_factory, key):

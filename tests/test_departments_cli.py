@@ -75,7 +75,7 @@ def test_malformed_dataset_names_file_and_line(tmp_path, capsys):
 def test_departments_must_be_a_list(tmp_path, capsys):
     data = tmp_path / "dataset.jsonl"
     data.write_text('{"text": "a", "departments": "基础教育科"}\n', encoding="utf-8")
-    assert f"{data}:1: 'departments' must be a list" in _error(["evaluate-departments", "--data", str(data)], capsys)
+    assert f"{data}:1: departments: Input should be a valid list" in _error(["evaluate-departments", "--data", str(data)], capsys)
 
 
 def test_no_annotated_departments(tmp_path, capsys):

@@ -14,7 +14,7 @@ from labels.taxonomy import load_taxonomy
 from tests.support.markers import needs
 from training.config import load_config
 from training.data import Example
-from training.inference.pipeline import HISTORY_FILE, load_pipeline, write_history
+from training.inference.pipeline import HISTORY_FILE, load_pipeline, write_annotated_rows
 
 pytestmark = pytest.mark.model
 
@@ -53,7 +53,7 @@ def model_dir(tmp_path_factory):
 
 
 def test_classify_gives_categories_and_ranked_departments(model_dir):
-    pipeline = load_pipeline(model_dir, history=HISTORY)
+    pipeline = load_pipeline(model_dir, annotated=HISTORY)
     taxonomy = load_taxonomy()
     assert pipeline.model_version == pipeline.predictor.model_version
     assert pipeline.catalogue == load_catalogue() and pipeline.taxonomy == taxonomy
@@ -73,7 +73,7 @@ def test_classify_gives_categories_and_ranked_departments(model_dir):
 
 
 def test_empty_input(model_dir):
-    assert load_pipeline(model_dir, history=HISTORY).classify([]) == []
+    assert load_pipeline(model_dir, annotated=HISTORY).classify([]) == []
 
 
 def test_another_bureaus_catalogue_reuses_the_model(model_dir, tmp_path):
@@ -87,7 +87,7 @@ def test_another_bureaus_catalogue_reuses_the_model(model_dir, tmp_path):
         ),
         encoding="utf-8",
     )
-    pipeline = load_pipeline(model_dir, history=HISTORY)
+    pipeline = load_pipeline(model_dir, annotated=HISTORY)
     other = pipeline.for_catalogue(path)
     assert other.predictor is pipeline.predictor and other.catalogue.id == "testcity"
     assert pipeline.for_catalogue(path) is other  # built once
@@ -99,12 +99,12 @@ def test_another_bureaus_catalogue_reuses_the_model(model_dir, tmp_path):
 
 
 def test_history_stored_in_the_artifact_is_used_by_default(model_dir):
-    assert write_history(model_dir, HISTORY) == 2
+    assert write_annotated_rows(model_dir, HISTORY) == 2
     try:
         lines = (model_dir / HISTORY_FILE).read_text(encoding="utf-8").splitlines()
         assert [json.loads(line)["id"] for line in lines] == ["past-1", "past-2"]
         pipeline = load_pipeline(model_dir)
-        assert pipeline.history.source == str(model_dir / HISTORY_FILE)
+        assert pipeline.annotated.source == str(model_dir / HISTORY_FILE)
         assert [h.id for h in pipeline.suggester.history] == ["past-1", "past-2"]
     finally:
         (model_dir / HISTORY_FILE).unlink()
@@ -115,7 +115,7 @@ def test_catalogue_shipped_in_the_artifact_is_the_default(model_dir):
     data["id"] = "shipped-with-model"
     (model_dir / "departments.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     try:
-        assert load_pipeline(model_dir, history=[]).catalogue.id == "shipped-with-model"
-        assert load_pipeline(model_dir, catalogue="chengde", history=[]).catalogue.id == "chengde"
+        assert load_pipeline(model_dir, annotated=[]).catalogue.id == "shipped-with-model"
+        assert load_pipeline(model_dir, catalogue="chengde", annotated=[]).catalogue.id == "chengde"
     finally:
         (model_dir / "departments.yaml").unlink()

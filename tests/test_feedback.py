@@ -19,7 +19,7 @@ pytestmark = pytest.mark.model
 def loaded(tiny_model_dir):
     from training.inference.pipeline import load_pipeline
 
-    return load_pipeline(tiny_model_dir, history=[])
+    return load_pipeline(tiny_model_dir, annotated=[])
 
 
 def app_on(db, loaded, tiny_model_dir, **extra):

@@ -327,7 +327,7 @@ def test_cli_names_the_file_and_the_budget(tmp_path, zip_bomb, capsys):
 def pipeline(tiny_model_dir):
     from training.inference.pipeline import load_pipeline
 
-    return load_pipeline(tiny_model_dir, fallback_history=default_dataset())
+    return load_pipeline(tiny_model_dir, fallback_annotated=default_dataset())
 
 
 @pytest.fixture(scope="module")

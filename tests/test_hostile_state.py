@@ -23,7 +23,7 @@ from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.support.documents import make_table_xlsx
 from training.inference.predictor import Prediction
-from training.inference.pipeline import ClausePipeline, History, fit_suggester
+from training.inference.pipeline import AnnotatedRows, ClausePipeline, fit_suggester
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -83,8 +83,8 @@ def stub_pipeline() -> ClausePipeline:
     taxonomy = load_taxonomy()
     predictor = StubPredictor(taxonomy)
     rows = chengde_history_rows()
-    history = History(rows, predictor.embed([r["text"] for r in rows]), "given rows")
-    return ClausePipeline(predictor, fit_suggester(find_catalogue(None), predictor, history), taxonomy, history)
+    annotated = AnnotatedRows(rows, predictor.embed([r["text"] for r in rows]), "given rows")
+    return ClausePipeline(predictor, fit_suggester(find_catalogue(None), predictor, annotated), taxonomy, annotated)
 
 
 @pytest.fixture

@@ -40,8 +40,11 @@ def test_unknown_or_missing_categories_are_refused():
         row_from(row(categories=["no_such"]))
     with pytest.raises(ValueError, match="non-empty"):
         row_from(row(categories=[]))
-    # a table task names sections only
+    # a task known by its sections only (a table's): no categories
     assert row_from(row(categories=[], source="table", departments=[D1])).categories == []
+    assert row_from(row(categories=[], departments=[D1])).categories == []
+    with pytest.raises(ValueError, match="needs its 'departments'"):
+        row_from(row(categories=[], source="table"))
 
 
 def test_lead_departments_come_first_and_are_among_the_departments():
@@ -92,11 +95,12 @@ def test_the_reader_names_file_and_line_of_a_bad_row(tmp_path):
 
 def test_a_table_history_row_that_names_no_source_is_a_table_task(tmp_path):
     path = tmp_path / "bureau.jsonl"
-    path.write_text(json.dumps({"id": "b:1", "text": "开展校本教研", "departments": [D1]}, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    lines = [{"id": "b:1", "text": "开展校本教研", "departments": [D1]}, {"id": "b:2", "text": "无科室的任务"}]
+    path.write_text(json.dumps(lines[0], ensure_ascii=False) + "\n", encoding="utf-8")
     assert read_rows(path, source="table")[0].source == "table"
-    with pytest.raises(InputFileError, match="bureau.jsonl:1"):
-        read_rows(path)  # a seed row needs categories
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    with pytest.raises(InputFileError, match="bureau.jsonl:2: a table task needs its 'departments'"):
+        read_rows(path, source="table")
 
 
 @pytest.mark.parametrize("name", ["dataset.jsonl", "written.jsonl"])
@@ -121,7 +125,7 @@ SCHOOL = Catalogue.model_validate({"id": "school", "bureau": "某某中学", "de
 @pytest.mark.parametrize("source", ["annotation", "correction"])
 def test_names_a_person_picked_must_all_be_known(source):
     assert resolve_departments(["教务处", "团 委"], SCHOOL, source).names == ["教学处", "团委"]
-    with pytest.raises(UnknownDepartment, match=r"'school'.*'区政府'") as caught:
+    with pytest.raises(UnknownDepartment, match=r"区政府 \(school\)") as caught:
         resolve_departments(["教学处", "区政府"], SCHOOL, source)
     assert caught.value.names == ["区政府"] and caught.value.http_status == 422
     with pytest.raises(UnknownDepartment):  # a person picks names, not glued pairs of names

@@ -35,7 +35,7 @@ CLAUSES = [
 def pipeline(tiny_model_dir):
     from training.inference.pipeline import load_pipeline
 
-    return load_pipeline(tiny_model_dir, fallback_history=default_dataset())  # as the service does
+    return load_pipeline(tiny_model_dir, fallback_annotated=default_dataset())  # as the service does
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from clausemap.cli import main
 from labels.taxonomy import load_taxonomy
 from tests.fixtures.models import CONFIGS, taxonomy_rows, train_artifact
 from tests.support.markers import needs
+from labels.rows import Labels
 from training.data import load_examples
 from training.inference.predictor import load_predictor
 
@@ -111,7 +112,7 @@ def test_evaluate_json_through_the_command(model_dir, training_data_path):
         assert m["support"] == sum(label in r["categories"] for r in rows_of(training_data_path))
     # The same figures, recomputed from the predictor's own label sets.
     predictor = load_predictor(model_dir)
-    examples = load_examples(training_data_path, predictor.labels)
+    examples = load_examples(training_data_path, Labels(predictor.labels, predictor.fallback_id))
     predicted = predictor.predict([ex.text for ex in examples])
     hits = sum(len(set(p.labels) & set(ex.categories)) for p, ex in zip(predicted, examples))
     n_pred = sum(len(p.labels) for p in predicted)
@@ -190,9 +191,10 @@ def test_train_refuses_to_replace_a_foreign_directory(tmp_path, training_data_pa
 
 
 @pytest.mark.parametrize("content, message", [
-    ('{"text": "x", "categories": ["no_such_label"]}\n', r":1: unknown categories \['no_such_label'\]"),
+    ('{"text": "x", "categories": ["no_such_label"]}\n', r":1: categories: unknown categories \['no_such_label'\]"),
     ('{"text": "x", "categories": ["other"]}\nnot json\n', ":2: invalid JSON"),
-    ('{"categories": ["other"]}\n', ":1: missing or empty 'text'"),
+    ('{"categories": ["other"]}\n', ":1: text: Field required"),
+    ('{"text": "x", "categories": ["other", "preschool"]}\n', ":1: categories: 'other' is given only when"),
     ("", "no rows"),
 ])
 @pytest.mark.model

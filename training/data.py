@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from clausemap.errors import InputFileError
-from clausemap.fileio import read_jsonl_objects
+from labels.rows import Row, read_rows, row_from
 
 
 # Rows whose `source` is this were written for training (in the style of real plans, or edited from a seed
@@ -32,7 +33,7 @@ class Example:
     doc: str
     text: str
     categories: tuple[str, ...]
-    source: str = "real"
+    source: str = "seed"  # labels.rows.Source
     sentences: tuple[Unit, ...] = ()  # sentence labels, when annotated
     made_from: str | None = None  # a written row edited from this real clause id (a counterfactual)
 
@@ -46,59 +47,31 @@ class Example:
         return self.made_from.rsplit("-", 1)[0] if self.made_from else None
 
 
-def example_from_row(row: dict, label_ids: list[str], default_id: str = "") -> Example:
-    """One dataset row (`text`, `categories`, optional id, doc, source, sentences, made_from) as an Example;
-    ValueError says what is wrong with it."""
-    known = set(label_ids)
-    text, cats = row.get("text"), row.get("categories")
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("missing or empty 'text'")
-    if not isinstance(cats, list) or not cats or not all(isinstance(c, str) for c in cats):
+def example_from_row(row: Mapping | Row, taxonomy, default_id: str = "") -> Example:
+    """One dataset row as an Example, checked by labels.rows.Row's rules against `taxonomy` (a Taxonomy, or
+    labels.rows.Labels of a model); ValueError says what is wrong with it."""
+    if not isinstance(row, Row):
+        row = row_from({"id": default_id, **row} if default_id else row, taxonomy)
+    if not row.categories:  # a row may be known by its sections only; a training example needs its categories
         raise ValueError("'categories' must be a non-empty list of category ids")
-    unknown = [c for c in cats if c not in known]
-    if unknown:
-        raise ValueError(f"unknown categories {unknown}; the model knows {label_ids}")
-    return Example(id=str(row.get("id", default_id)), doc=str(row.get("doc", "")), text=text,
-                   categories=tuple(dict.fromkeys(cats)), source=str(row.get("source") or "real"),
-                   sentences=_sentence_units(row.get("sentences"), known), made_from=row.get("made_from") or None)
+    return Example(id=row.id, doc=row.doc, text=row.text, categories=tuple(row.categories), source=row.source,
+                   sentences=tuple(Unit(s.text, tuple(s.categories)) for s in row.sentences or ()),
+                   made_from=row.made_from or None)
 
 
-def load_examples(path: str | Path, label_ids: list[str]) -> list[Example]:
-    """Read JSONL rows with at least `text` and `categories` (ids among `label_ids`); errors name file and line."""
-    examples = []
-    for number, row in read_jsonl_objects(path, "dataset"):
-        try:
-            examples.append(example_from_row(row, label_ids, default_id=f"{Path(path).stem}-{number}"))
-        except ValueError as exc:
-            raise InputFileError(path, str(exc), number) from None
+def load_examples(path: str | Path, taxonomy) -> list[Example]:
+    """Read JSONL rows with at least `text` and `categories` (labels.rows.read_rows: errors name file and line)."""
+    examples = [example_from_row(row, taxonomy) for row in read_rows(path, "dataset", taxonomy)]
     if not examples:
         raise InputFileError(path, "no rows")
     return examples
 
 
-def _sentence_units(sentences, known: set[str]) -> tuple[Unit, ...]:
-    if sentences is None:
-        return ()
-    if not isinstance(sentences, list):
-        raise ValueError("'sentences' must be a list of {text, categories}")
-    units = []
-    for i, item in enumerate(sentences):
-        text = item.get("text") if isinstance(item, dict) else None
-        cats = item.get("categories") if isinstance(item, dict) else None
-        if not isinstance(text, str) or not text.strip() or not isinstance(cats, list) or not cats:
-            raise ValueError(f"sentences[{i}]: needs a non-empty 'text' and 'categories'")
-        unknown = [c for c in cats if c not in known]
-        if unknown:
-            raise ValueError(f"sentences[{i}]: unknown categories {unknown}")
-        units.append(Unit(text, tuple(dict.fromkeys(cats))))
-    return tuple(units)
-
-
-def load_training_examples(path: str | Path, written: str | Path | None, label_ids: list[str]) -> list[Example]:
+def load_training_examples(path: str | Path, written: str | Path | None, taxonomy) -> list[Example]:
     """The dataset's rows, then the written rows (when the file is given and exists), each marked as such."""
-    examples = load_examples(path, label_ids)
+    examples = load_examples(path, taxonomy)
     if written is not None and Path(written).is_file():
-        extra = load_examples(written, label_ids)
+        extra = load_examples(written, taxonomy)
         not_marked = [ex.id for ex in extra if not ex.written]
         if not_marked:
             raise InputFileError(written, f"rows not marked source: {WRITTEN!r}: {not_marked[:5]}")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from clausemap.errors import ClausemapError
+from labels.rows import Labels
 from training.config import Config
 from training.data import Example, data_hash, label_matrix, load_examples, load_folds, real_only
 from training.inference.predictor import Predictor, Runtime, load_predictor
@@ -35,7 +36,7 @@ def evaluate_file(model_dir: str | Path, data_path: str | Path) -> dict:
     """{macro_f1, micro_f1, per_label, n, colabel, n_written_skipped} of the artifact on a JSONL file of rows with
     text and categories. Rows written for training (source: written) are never evaluated on: they are skipped."""
     predictor = load_predictor(model_dir)
-    everything = load_examples(data_path, predictor.labels)
+    everything = load_examples(data_path, Labels(predictor.labels, predictor.fallback_id))
     examples = real_only(everything)
     if not examples:
         raise ClausemapError(f"{data_path}: every row is written for training (source: written); "
@@ -57,7 +58,7 @@ def cross_validate(config: Config, log=None, runtimes: Sequence[Runtime] = ("aut
     log = log or sys.stderr
     taxonomy = taxonomy_of(config)
     labels = taxonomy.ids
-    examples = config_examples(config, labels)
+    examples = config_examples(config, taxonomy)
     folds = load_folds(config.resolve(config.data.splits), examples)
     results, golds, mistakes = [], [], []
     preds: dict[str, list[np.ndarray]] = {runtime: [] for runtime in runtimes}

@@ -44,12 +44,12 @@ def run_evaluate(args) -> int:
     from labels.catalogue import find_catalogue
     from training.departments.evaluation import (BASELINE_WEIGHTS, annotated_rows, evaluate_leave_one_out,
                                                  evaluate_without_history)
-    from training.departments.suggester import read_dataset_rows
+    from labels.rows import read_rows
 
     if args.table is not None:
         return run_evaluate_table(args)
     catalogue = find_catalogue(args.catalogue)
-    rows = read_dataset_rows(args.data)
+    rows = [row.as_dict() for row in read_rows(args.data, "dataset")]
     annotated, unknown = annotated_rows(rows, catalogue)
     if unknown:
         print(f"note: department names not in catalogue {catalogue.id} ignored: {', '.join(unknown)}", file=sys.stderr)

@@ -22,6 +22,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from labels.rows import resolve_departments
 from training.departments.suggester import DepartmentSuggester, SuggesterWeights
 
 # Only the category signal: the clause's categories → the departments that own them in the catalogue.
@@ -70,8 +71,9 @@ def evaluate_without_history(rows, catalogue, category_scores, weights=None):
 def ranking_metrics(rows, ranked, catalogue) -> RankingMetrics:
     recall1 = recall3 = lead_hits = reciprocal = 0.0
     for row, suggestions in zip(rows, ranked, strict=True):
-        truth = {catalogue.resolve(n) for n in row["departments"]} - {None}
-        leads = {catalogue.resolve(n) for n in row.get("lead_departments") or row["departments"][:1]} - {None}
+        truth = set(resolve_departments(row["departments"], catalogue, "history").names)
+        leads = set(resolve_departments(row.get("lead_departments") or row["departments"][:1], catalogue,
+                                        "history").names)
         names = [s.name for s in suggestions]
         recall1 += len(truth & set(names[:1])) / len(truth)
         recall3 += len(truth & set(names[:3])) / len(truth)
@@ -90,11 +92,9 @@ def annotated_rows(rows: list[dict], catalogue) -> tuple[list[dict], list[str]]:
     unknown: list[str] = []
     annotated = []
     for row in rows:
-        names = row.get("departments") or []
-        for name in names:
-            if catalogue.resolve(name) is None and name not in unknown:
-                unknown.append(name)
-        if any(catalogue.resolve(n) for n in names):
+        resolved = resolve_departments(row.get("departments") or [], catalogue, "history")
+        unknown += [name for name in resolved.unknown if name not in unknown]
+        if resolved.names:
             annotated.append(row)
     return annotated, unknown
 

@@ -22,14 +22,12 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from clausemap.clauses.section_names import is_collective
-from clausemap.errors import InputFileError
-from clausemap.fileio import read_jsonl_objects
 from labels.catalogue import Catalogue
+from labels.rows import resolve_departments
 
 Embed = Callable[[Sequence[str]], "np.ndarray"]
 
@@ -109,11 +107,12 @@ class HistoryItem:
     @classmethod
     def from_row(cls, row: Mapping, catalogue: Catalogue) -> HistoryItem | None:
         """A dataset row as history; None when none of its departments is in this catalogue."""
-        names = [n for n in _unique(catalogue.resolve(n) for n in row.get("departments") or [])
+        names = [n for n in resolve_departments(row.get("departments") or [], catalogue, "history").names
                  if not is_collective(n)]
         if not names:
             return None
-        leads = [n for n in _unique(catalogue.resolve(n) for n in row.get("lead_departments") or []) if n in names]
+        leads = [n for n in resolve_departments(row.get("lead_departments") or [], catalogue, "history").names
+                 if n in names]
         doc = str(row.get("doc", ""))
         year = _YEAR.search(f"{row.get('year', '')} {catalogue.plan_title(doc)} {doc}")
         return cls(
@@ -431,17 +430,3 @@ def _unique(values: Iterable[str | None]) -> list[str]:
         if v and v not in seen:
             seen.append(v)
     return seen
-
-
-def read_dataset_rows(path: str | Path) -> list[dict]:
-    """Dataset rows from JSONL (data/dataset.jsonl format); each needs a 'text', 'departments' is a list."""
-    rows = []
-    for number, row in read_jsonl_objects(path, "dataset"):
-        if not isinstance(row.get("text"), str):
-            raise InputFileError(path, "each line must be a JSON object with a 'text' string", number)
-        for key in ("departments", "lead_departments"):
-            value = row.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
-                raise InputFileError(path, f"'{key}' must be a list of names", number)
-        rows.append(row)
-    return rows

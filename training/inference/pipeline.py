@@ -6,13 +6,13 @@
     result.departments[0]  # DepartmentSuggestion(name="基础教育科", score=…, lead=True, evidence=[…])
 
 Categories come from the model artifact (training.inference.predictor), with the taxonomy it ships; departments from a
-DepartmentSuggester fitted on the annotated history, using the model's encoder for similarity. `ClassifyPipeline`
+DepartmentSuggester fitted on the bureau's history (its past tasks with their sections: its annotated rows and its
+tables), using the model's encoder for similarity. `ClassifyPipeline`
 is what the service needs of a pipeline.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,11 +25,13 @@ from clausemap.errors import InputFileError
 from labels.catalogue import Catalogue, find_catalogue
 from labels.taxonomy import Taxonomy, load_taxonomy
 from training.inference.artifact import TAXONOMY_FILE
-from training.departments.suggester import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights, read_dataset_rows
+from labels.rows import read_rows, write_rows
+from training.departments.suggester import DepartmentSuggester, DepartmentSuggestion, SuggesterWeights
 from training.inference.predictor import Evidence, Predictor, Runtime
 
-# Optional files inside a model artifact. history.jsonl: dataset rows with departments the model was trained
-# alongside (without it, data/dataset.jsonl is the history); departments.yaml: the catalogue the model ships with.
+# Optional files inside a model artifact. history.jsonl: the annotated rows with departments the model was trained
+# alongside (without it, data/dataset.jsonl's; the file keeps its name, older artifacts have it); departments.yaml:
+# the catalogue the model ships with.
 HISTORY_FILE = "history.jsonl"
 CATALOGUE_FILE = "departments.yaml"
 # Suggestions per clause in results: seed 000 names at most five sections for an item.
@@ -72,11 +74,12 @@ class ClassifyPipeline(Protocol):
 class ClausePipeline:
     """Categories and department suggestions for clause texts."""
 
-    def __init__(self, predictor: Predictor, suggester: DepartmentSuggester, taxonomy: Taxonomy, history: History):
+    def __init__(self, predictor: Predictor, suggester: DepartmentSuggester, taxonomy: Taxonomy,
+                 annotated: AnnotatedRows):
         self.predictor = predictor
         self.suggester = suggester
         self.taxonomy = taxonomy
-        self.history = history
+        self.annotated = annotated
         self._others: dict[str, tuple[tuple, ClausePipeline]] = {}  # catalogue id -> (version, pipeline)
         self._lock = threading.Lock()
 
@@ -94,8 +97,9 @@ class ClausePipeline:
 
     @property
     def info(self) -> dict[str, Any]:
-        """The model's description, and where the department suggestions' history came from."""
-        return {**self.predictor.info, "history": {"source": self.history.source, "rows": len(self.history.rows)}}
+        """The model's description, and where the annotated rows of the suggestions' history came from (the key
+        `history` is the API's)."""
+        return {**self.predictor.info, "history": {"source": self.annotated.source, "rows": len(self.annotated.rows)}}
 
     @property
     def config(self) -> dict[str, Any]:
@@ -147,15 +151,16 @@ class ClausePipeline:
         with self._lock:
             built = self._others.get(catalogue.id)
             if built is None or built[0] != key or built[1].catalogue != catalogue:
-                suggester = fit_suggester(catalogue, self.predictor, self.history, default=False)
-                built = (key, ClausePipeline(self.predictor, suggester, self.taxonomy, self.history))
+                suggester = fit_suggester(catalogue, self.predictor, self.annotated, default=False)
+                built = (key, ClausePipeline(self.predictor, suggester, self.taxonomy, self.annotated))
                 self._others[catalogue.id] = built
             return built[1]
 
 
 @dataclass(frozen=True)
-class History:
-    """Annotated rows and their encoder embeddings (computed once, shared by every catalogue's suggester)."""
+class AnnotatedRows:
+    """The annotated rows with departments loaded for the suggesters, every bureau's, and their encoder embeddings
+    (computed once, shared: each catalogue's suggester takes its bureau's rows as part of its history)."""
 
     rows: list[dict]
     embeddings: np.ndarray | None = None
@@ -166,16 +171,17 @@ class History:
 def load_pipeline(
     model_dir: str | Path,
     catalogue: Catalogue | str | Path | None = None,
-    history: Sequence[Mapping] | str | Path | None = None,
-    fallback_history: str | Path | None = None,
+    annotated: Sequence[Mapping] | str | Path | None = None,
+    fallback_annotated: str | Path | None = None,
     runtime: Runtime = "auto",
 ) -> ClausePipeline:
     """Load the model artifact and fit the department suggester.
 
     catalogue: a Catalogue, a file path or a catalogue id; default the artifact's departments.yaml, else
-    labels/catalogues/chengde.yaml. history: dataset rows (or a JSONL path) with departments; default the artifact's
-    history.jsonl, else `fallback_history` when that file exists, else none (catalogue-only suggestions). The
-    pipeline's `info["history"]` says which it was. runtime: training.inference.predictor.load_predictor's.
+    labels/catalogues/chengde.yaml. annotated: dataset rows (or a JSONL path) with departments; default the
+    artifact's history.jsonl, else `fallback_annotated` when that file exists, else none (catalogue-only
+    suggestions, or the bureau's tables). The pipeline's `info["history"]` says which it was. runtime:
+    training.inference.predictor.load_predictor's.
     """
     from training.inference.predictor import load_predictor
 
@@ -185,11 +191,11 @@ def load_pipeline(
         catalogue = model_dir / CATALOGUE_FILE
     if not isinstance(catalogue, Catalogue):
         catalogue = find_catalogue(catalogue)
-    rows, source = history_rows(model_dir, history, fallback_history)
+    rows, source = annotated_rows(model_dir, annotated, fallback_annotated)
     predictions, embeddings = predictor.predict_and_embed([r["text"] for r in rows]) if rows else ([], None)
-    history = History(rows, embeddings, source, [dict(p.scores) for p in predictions])
+    annotated = AnnotatedRows(rows, embeddings, source, [dict(p.scores) for p in predictions])
     taxonomy = model_taxonomy(model_dir, predictor)
-    return ClausePipeline(predictor, fit_suggester(catalogue, predictor, history), taxonomy, history)
+    return ClausePipeline(predictor, fit_suggester(catalogue, predictor, annotated), taxonomy, annotated)
 
 
 def model_taxonomy(model_dir: Path, predictor: Predictor) -> Taxonomy:
@@ -203,20 +209,20 @@ def model_taxonomy(model_dir: Path, predictor: Predictor) -> Taxonomy:
     return taxonomy
 
 
-def fit_suggester(catalogue: Catalogue, predictor: Predictor, history: History, default: bool = True
+def fit_suggester(catalogue: Catalogue, predictor: Predictor, annotated: AnnotatedRows, default: bool = True
                   ) -> DepartmentSuggester:
     """A suggester over `catalogue` that learns from that bureau's history only, its similarity from the predictor's
-    encoder: the loaded rows that are the bureau's (labels.bureaus.belongs; rows of no known bureau count for the
-    `default` catalogue, the one the model was loaded with) and the bureau's own table history."""
+    encoder: the annotated rows that are the bureau's (labels.bureaus.belongs; rows of no known bureau count for the
+    `default` catalogue, the one the model was loaded with) and the tasks of the bureau's own tables."""
     from labels.bureaus import belongs, plan_owners, read_history
 
     owners = plan_owners()
-    mine = [i for i, row in enumerate(history.rows) if belongs(row, catalogue, default, owners)]
-    rows = [history.rows[i] for i in mine]
+    mine = [i for i, row in enumerate(annotated.rows) if belongs(row, catalogue, default, owners)]
+    rows = [annotated.rows[i] for i in mine]
     known = {row["text"] for row in rows}
     own = [row for row in read_history(catalogue.id) if row["text"] not in known]
-    parts = [history.embeddings[mine]] if mine else []  # loaded rows come with their embeddings and scores
-    scores = [history.scores[i] for i in mine] if history.scores is not None else [None] * len(mine)
+    parts = [annotated.embeddings[mine]] if mine else []  # loaded rows come with their embeddings and scores
+    scores = [annotated.scores[i] for i in mine] if annotated.scores is not None else [None] * len(mine)
     if own:
         predictions, vectors = predictor.predict_and_embed([row["text"] for row in own])
         parts.append(np.asarray(vectors, dtype=np.float32))
@@ -226,30 +232,29 @@ def fit_suggester(catalogue: Catalogue, predictor: Predictor, history: History, 
     return DepartmentSuggester(catalogue, embed=predictor.embed, weights=weights).fit(rows + own, embeddings, scores)
 
 
-def history_rows(model_dir: Path, history: Sequence[Mapping] | str | Path | None = None,
-                 fallback: str | Path | None = None) -> tuple[list[dict], str]:
-    """The annotated rows (with departments) the suggester learns from, and where they came from."""
-    if history is not None and not isinstance(history, (str, Path)):
-        return [dict(r) for r in history if r.get("departments")], "given rows"
-    if history is not None:
-        path = Path(history)
+def annotated_rows(model_dir: Path, annotated: Sequence[Mapping] | str | Path | None = None,
+                   fallback: str | Path | None = None) -> tuple[list[dict], str]:
+    """The annotated rows (with departments) the suggesters learn from, and where they came from. A file is read
+    as every row file is (labels.rows.read_rows: a bad row names the file and line)."""
+    if annotated is not None and not isinstance(annotated, (str, Path)):
+        return [dict(r) for r in annotated if r.get("departments")], "given rows"
+    if annotated is not None:
+        path = Path(annotated)
     elif (model_dir / HISTORY_FILE).is_file():
         path = model_dir / HISTORY_FILE
     elif fallback is not None and Path(fallback).is_file():
         path = Path(fallback)
     else:
         return [], "none"
-    return [r for r in read_dataset_rows(path) if r.get("departments")], str(path)
+    return [r.as_dict() for r in read_rows(path, "annotated rows") if r.departments], str(path)
 
 
-def write_history(model_dir: str | Path, rows: Sequence[Mapping]) -> int:
-    """Store the rows that have departments in an artifact, so it suggests without data/ (returns the count)."""
-    kept = [dict(r) for r in rows if r.get("departments")]
-    path = Path(model_dir) / HISTORY_FILE
+def write_annotated_rows(model_dir: str | Path, rows: Sequence[Mapping], taxonomy=None) -> int:
+    """Store the rows that have departments in an artifact (its history.jsonl), so it suggests without data/
+    (returns the count); each is checked as a labels.rows.Row against `taxonomy` (default: labels/taxonomy.yaml)."""
+    kept = [r for r in rows if r.get("departments")]
     try:
-        with path.open("w", encoding="utf-8") as out:
-            for row in kept:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    except OSError as exc:
-        raise InputFileError(path, f"cannot write history: {exc.strerror}") from None
+        write_rows({Path(model_dir) / HISTORY_FILE: kept}, taxonomy)
+    except ValueError as exc:
+        raise InputFileError(Path(model_dir) / HISTORY_FILE, f"cannot write the annotated rows: {exc}") from None
     return len(kept)

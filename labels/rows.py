@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from clausemap.clauses.model import lead_first
 from clausemap.errors import ClausemapError, InputFileError
 from clausemap.fileio import read_jsonl_objects
 
@@ -56,12 +57,6 @@ def checked_categories(categories: Iterable[str], taxonomy) -> list[str]:
     if taxonomy.fallback_id in given and len(given) > 1:
         raise ValueError(f"'{taxonomy.fallback_id}' is given only when no other category applies")
     return [c for c in taxonomy.ids if c in given]
-
-
-def lead_first(lead: Iterable[str], departments: Iterable[str]) -> list[str]:
-    """The departments with the lead ones first, each once."""
-    lead = list(dict.fromkeys(lead))
-    return lead + [d for d in dict.fromkeys(departments) if d not in lead]
 
 
 def sentence_union(sentence_categories: Iterable[Iterable[str]], taxonomy) -> list[str]:

@@ -65,3 +65,30 @@ def test_only_the_newest_retrained_models_are_kept_and_never_the_served_one(tmp_
     removed = prune_retrained(tmp_path, keep=2, protect={models[0]})
     assert sorted(p.name for p in removed) == ["project1-1", "project1-2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-model", "project1-0", "project1-3", "project1-4"]
+
+
+def test_a_bad_base_dataset_fails_the_retrain_naming_file_and_line_before_training(tmp_path):
+    """serving.retrain reads its base dataset through labels.rows.read_rows: a row breaking a rule stops the job
+    with the file and line (it used to train on whatever the file held)."""
+    import json
+
+    import pytest
+
+    from clausemap.errors import InputFileError
+    from labels.catalogue import load_catalogue
+    from labels.taxonomy import load_taxonomy
+    from serving.retrain import retrain_from_studio
+
+    taxonomy = load_taxonomy()
+    a = taxonomy.specific_ids[0]
+    task = {"id": 1, "data": {"clause_id": "d-1", "doc": "d", "text": "加强党建。"}, "annotations": [
+        {"id": 1, "result": [{"from_name": "categories", "to_name": "text", "type": "choices",
+                              "value": {"choices": [a]}}], "was_cancelled": False}]}
+    studio = SimpleNamespace(export=lambda project: [task])
+    pipeline = SimpleNamespace(taxonomy=taxonomy, catalogue=load_catalogue(), config={}, model_version="m")
+    dataset = tmp_path / "dataset.jsonl"
+    bad = {"id": "d-2", "doc": "d", "text": "其他。", "categories": [a, taxonomy.fallback_id]}
+    dataset.write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"dataset.jsonl:1: categories: .* only when no other category applies"):
+        retrain_from_studio(studio, 7, pipeline, dataset=dataset, output_root=tmp_path / "models")
+    assert not (tmp_path / "models").exists()

@@ -138,3 +138,17 @@ def test_names_a_document_writes_are_resolved_where_known_and_the_rest_reported(
     assert resolved.names == ["教学处", "教科室"]
     assert resolved.unknown == ["区政府"]
     assert resolved.as_written() == ["教学处", "区政府", "教科室"]
+
+
+def test_a_staff_correction_folded_into_the_dataset_is_checked_as_a_row():
+    from clausemap.errors import ClausemapError
+    from labels.feedback import apply_corrections
+
+    rows = [row_from(row(departments=[D1], lead_departments=[D1])).as_dict()]
+    correction = {"id": 5, "text": rows[0]["text"], "categories": [B, A], "lead_departments": [D2],
+                  "cooperating_departments": [D3, D2], "author": "staff"}
+    assert apply_corrections(rows, [correction]) == 1
+    assert rows[0]["categories"] == [A, B] and rows[0]["departments"] == [D2, D3]
+    assert rows[0]["source"] == "feedback" and rows[0]["feedback_id"] == 5
+    with pytest.raises(ClausemapError, match="correction 6: categories: .*only when no other"):
+        apply_corrections(rows, [{**correction, "id": 6, "categories": [A, OTHER]}])

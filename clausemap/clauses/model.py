@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+
+
+def lead_first(lead: Iterable[str], departments: Iterable[str]) -> list[str]:
+    """The departments with the lead ones first, each once: the order every stage keeps departments in."""
+    lead = list(dict.fromkeys(lead))
+    return lead + [d for d in dict.fromkeys(departments) if d not in lead]
 
 
 @dataclass

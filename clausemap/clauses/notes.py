@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from clausemap.clauses.model import lead_first
+
 _LEAD_KEYS = r"牵头(?:单位|科室|处室|部门)"
 _OTHER_KEYS = r"配合(?:单位|科室|处室|部门)|协办单位|参与单位"
 _PLAIN_KEYS = r"责任(?:科室|处室|单位|部门)(?:、(?:科室|处室|单位|部门))*|负责(?:科室|单位)|主责(?:科室|单位)"
@@ -88,7 +90,7 @@ def extract_departments(text: str) -> StatedDepartments:
         body_lead, body_other = _parse_body(body)
         lead += body_lead
         other += body_other
-    departments = list(dict.fromkeys(lead + other))
+    departments = lead_first(lead, other)
     lead = list(dict.fromkeys(lead)) or departments[:1]
     return StatedDepartments(text=_tidy(remaining), departments=departments, lead_departments=lead)
 

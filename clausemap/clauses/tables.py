@@ -27,7 +27,7 @@ from clausemap.clauses.budgets import budgets, check_table_size, over_budget
 from clausemap.clauses.clean import normalise, to_simplified
 from clausemap.clauses.ingest import (check_document, decode_html, decode_text, docx_table_rows, open_docx,
                                       open_workbook, read_file_bytes, sheet_rows)
-from clausemap.clauses.model import Clause
+from clausemap.clauses.model import Clause, lead_first
 from clausemap.clauses.notes import extract_departments
 from clausemap.clauses.section_names import split_cell, tidy_sections
 from clausemap.clauses.segment import first_sentence
@@ -396,7 +396,7 @@ def _items(grid: list[list[str]], raw: list[list[str]], roles: dict[str, list[in
             section = [*section, f"{group.number} {group.text}"]
         note = extract_departments(text)  # a task cell may also carry a "(责任科室:…)" note
         lead = _unique(lead + note.lead_departments)
-        departments = _unique(lead + cooperating + note.departments)
+        departments = lead_first(lead, cooperating + note.departments)
         if not lead and departments:
             lead = departments[:1]
         items.append(TableItem(

@@ -103,6 +103,9 @@ class FixedScores:
     def _scores_and_embed(self, batch):
         return np.concatenate([self._scores(batch), np.ones((len(batch), 4), np.float32)], axis=1)
 
+    def _score_rows(self, texts, embed):
+        return self._scores_and_embed(texts) if embed else self._scores(texts)
+
 
 @pytest.mark.model
 @pytest.mark.timeout(600)
@@ -204,7 +207,7 @@ def test_each_sentence_goes_through_the_bert_once_for_scores_and_embedding(ensem
     predictions, embeddings = predictor.predict_and_embed(texts)
     n_sentences = len({s for text in texts for s in ([x.text for x in split_sentences(text)] or [text])})
     assert sum(seen) == n_sentences  # every distinct sentence once, scores and vectors from the same pass
-    assert len(seen) == -(-n_sentences // predictor.batch_size)  # in full batches, not one call per clause
+    assert len(seen) == -(-n_sentences // bert.batch_size)  # in full batches of the BERT's size, not one per clause
     assert embeddings.shape == (len(texts), bert.backend.model.config.hidden_size)
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
     np.testing.assert_array_equal(embeddings[40:], embeddings[:3])

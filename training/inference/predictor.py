@@ -65,6 +65,8 @@ class Predictor:
 
     path: Path
     meta: ArtifactMeta
+    # Texts per model call. A kind overrides it where another size runs faster (bert: 8, as short sentences then
+    # carry little padding; the n-gram kinds: hundreds, as each call has a fixed cost).
     batch_size: int = 32
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # The runtimes a kind can be forced to (its __init__ then takes `runtime`); none: it has one way to run.
@@ -124,14 +126,14 @@ class Predictor:
         if self.unit == "sentence":
             # One pass over every sentence; a clause takes each category's best sentence score, and the mean of
             # its sentence vectors as its embedding.
-            rows = self._in_length_batches(flat, self._scores_and_embed if embed else self._scores)
+            rows = self._score_rows(flat, embed)
             per_clause = _split_rows(rows, sentences)
             scores = np.stack([part[:, :n_labels].max(axis=0) for part in per_clause])
             if embed:
                 embeddings = _mean_vectors([part[:, n_labels:] for part in per_clause])
             sentence_scores = [part[:, :n_labels] for part in per_clause]
         else:
-            both = self._in_length_batches(texts, self._scores_and_embed if embed else self._scores)
+            both = self._score_rows(texts, embed)
             scores = both[:, :n_labels]
             if embed:
                 embeddings = _l2_normalised(both[:, n_labels:])
@@ -173,6 +175,11 @@ class Predictor:
         sentences = _sentences_of(texts)
         rows = self._in_length_batches([s.text for group in sentences for s in group], self._embed)
         return _mean_vectors(_split_rows(rows, sentences))
+
+    def _score_rows(self, texts: list[str], embed: bool) -> np.ndarray:
+        """Scores (then the embedding, when `embed`) of each text, rows in input order; a kind made of other
+        predictors (the ensemble) overrides this so each part runs in batches of its own size."""
+        return self._in_length_batches(texts, self._scores_and_embed if embed else self._scores)
 
     def _in_length_batches(self, texts: list[str], fn) -> np.ndarray:
         # Similar lengths share a batch, so little padding is computed; a text repeated within the call (a

@@ -219,7 +219,10 @@ class BertPredictor(Predictor):
     runtimes = ("onnx", "torch")
 
     def __init__(self, path: Path, meta, runtime: Runtime = "auto"):
-        super().__init__(path, meta)
+        # Sentences per forward pass. Length-sorted batches of 8 carry little padding: seed plan 000's 172
+        # sentences (8,834 tokens) pad to 9,264 in batches of 8 and to 10,720 in batches of 32, and ran ~20%
+        # faster on ONNX Runtime int8 (2 cores, medians of 4 rounds).
+        super().__init__(path, meta, batch_size=8)
         model_labels = _model_labels(path)
         if model_labels != self.labels:
             raise InputFileError(path, f"model labels {model_labels} differ from {ARTIFACT_FILE} {self.labels}")

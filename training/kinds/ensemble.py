@@ -161,6 +161,18 @@ class EnsemblePredictor(Predictor):
         ratio = np.mean([scores / divisor for scores, divisor in zip(member_scores, self.divisors)], axis=0)
         return ratio / (1 + ratio)
 
+    def _score_rows(self, texts: list[str], embed: bool) -> np.ndarray:
+        # Each member over all the texts in batches of its own size (the BERT's small, the n-grams' large); the
+        # embedding member's one pass gives its scores and the vectors, the others only score.
+        n_labels, parts, vectors = len(self.labels), [], None
+        for i, member in enumerate(self.members):
+            rows = member._score_rows(texts, embed and i == self.embedder)
+            parts.append(rows[:, :n_labels])
+            if embed and i == self.embedder:
+                vectors = rows[:, n_labels:]
+        combined = self.combine(parts)
+        return combined if vectors is None else np.concatenate([combined, vectors], axis=1)
+
     def _scores(self, batch: list[str]) -> np.ndarray:
         return self.combine([member._scores(batch) for member in self.members])
 
@@ -168,16 +180,7 @@ class EnsemblePredictor(Predictor):
         return self.members[self.embedder]._embed(batch)
 
     def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
-        # The embedding member's one pass gives its scores and the vectors; the others only score.
-        n_labels, parts, vectors = len(self.labels), [], None
-        for i, member in enumerate(self.members):
-            if i == self.embedder:
-                both = member._scores_and_embed(batch)
-                parts.append(both[:, :n_labels])
-                vectors = both[:, n_labels:]
-            else:
-                parts.append(member._scores(batch))
-        return np.concatenate([self.combine(parts), vectors], axis=1)
+        return self._score_rows(batch, embed=True)
 
 
 KIND = register(ModelKind(name="ensemble", section=EnsembleSection, fit=fit, predictor=EnsemblePredictor,

@@ -25,7 +25,7 @@ from training.data import label_matrix
 from training.inference.predictor import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
 from training.kinds.pickled import load_fitted, save_fitted
-from training.kinds.projection import NGRAM_EMBEDDING_DIM, sparse_projection
+from training.kinds.projection import NGRAM_BATCH_SIZE, NGRAM_EMBEDDING_DIM, sparse_projection
 
 ENCODER_DIR = "encoder"
 FITTED_NAME = "linear"  # linear.pkl (linear.joblib in older artifacts)
@@ -171,7 +171,7 @@ def fit(job: FitJob) -> dict:
 
 class LinearPredictor(Predictor):
     def __init__(self, path: Path, meta):
-        super().__init__(path, meta)
+        super().__init__(path, meta, batch_size=NGRAM_BATCH_SIZE)
         self.saved = load_fitted(path, FITTED_NAME)  # a pickle: load only artifacts you trained or trust
         self.encoder = None
         if self.saved.get("encoder_classifier") is not None:

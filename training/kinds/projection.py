@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 NGRAM_EMBEDDING_DIM = 512
+# Texts per call of the n-gram kinds (tfidf, linear): each call has a fixed cost (one vectoriser pass, one
+# classifier per category), and their rows are sparse, so large batches cost no padding.
+NGRAM_BATCH_SIZE = 256
 _PROJECTION_SEED = 20  # fixed: history rows and request sentences must be projected alike
 _PROJECTION_NONZEROS = 4  # per n-gram: several, so two n-grams rarely land on the very same dimensions
 

@@ -13,7 +13,7 @@ from training.data import label_matrix
 from training.inference.predictor import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
 from training.kinds.pickled import load_fitted, save_fitted
-from training.kinds.projection import NGRAM_EMBEDDING_DIM, sparse_projection
+from training.kinds.projection import NGRAM_BATCH_SIZE, NGRAM_EMBEDDING_DIM, sparse_projection
 
 FITTED_NAME = "tfidf"  # tfidf.pkl (tfidf.joblib in older artifacts)
 
@@ -64,7 +64,7 @@ def fit(job: FitJob) -> dict:
 
 class TfidfPredictor(Predictor):
     def __init__(self, path: Path, meta):
-        super().__init__(path, meta)
+        super().__init__(path, meta, batch_size=NGRAM_BATCH_SIZE)
         saved = load_fitted(path, FITTED_NAME)  # a pickle: load only artifacts you trained or trust
         self.vectorizer, self.classifier = saved["vectorizer"], saved["classifier"]
         self._projection = sparse_projection(len(self.vectorizer.vocabulary_), NGRAM_EMBEDDING_DIM)

@@ -41,6 +41,19 @@ def test_bad_overrides_name_the_key(override, key):
     assert "tiny-test.yaml" in str(err.value)
 
 
+def test_overrides_reach_an_ensembles_members_by_name_or_position():
+    config = load_config(CONFIGS / "ensemble-m3e-ngrams.yaml", ["model.members.bert.training.epochs=1",
+                                                                  "model.members.1.model.C_tfidf=2.0"])
+    bert, ngrams = config.model.members
+    assert (bert.name, bert.training.epochs, ngrams.model.C_tfidf) == ("bert", 1, 2.0)
+    with pytest.raises(ClausemapError, match="model.members has no item 'gpt' \\(names: bert, ngrams"):
+        load_config(CONFIGS / "ensemble-m3e-ngrams.yaml", ["model.members.gpt.training.epochs=1"])
+    with pytest.raises(ClausemapError, match="model.members is a list; name one of its items"):
+        load_config(CONFIGS / "ensemble-m3e-ngrams.yaml", ["model.members.bert=1"])
+    with pytest.raises(InputFileError, match=r"members.0.training.epochs: Input should be greater than 0"):
+        load_config(CONFIGS / "ensemble-m3e-ngrams.yaml", ["model.members.bert.training.epochs=0"])
+
+
 def test_config_needs_exactly_one_model_source():
     with pytest.raises(InputFileError, match="exactly one of model.pretrained and model.random_init"):
         load_config(CONFIGS / "tiny-test.yaml", ["model.pretrained=m3e-small"])

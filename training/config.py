@@ -115,17 +115,31 @@ def parse_override(text: str) -> tuple[list[str], object]:
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Set each dotted key; in a list of named sections (an ensemble's members) a key picks an item by its name
+    or position: `model.members.bert.training.epochs=1`, `model.members.0.training.epochs=1`."""
     for text in overrides:
         keys, value = parse_override(text)
         node = raw
         for depth, key in enumerate(keys[:-1]):
-            child = node.setdefault(key, {})
-            if not isinstance(child, dict):
-                where = ".".join(keys[: depth + 1])
+            where = ".".join(keys[: depth + 1])
+            child = _list_item(node, key, text, where) if isinstance(node, list) else node.setdefault(key, {})
+            if not isinstance(child, dict | list):
                 raise ClausemapError(f"override {text!r}: {where} is not a section")
             node = child
+        if isinstance(node, list):
+            raise ClausemapError(f"override {text!r}: {'.'.join(keys[:-1])} is a list; name one of its items "
+                                 "and a key in it")
         node[keys[-1]] = value
     return raw
+
+
+def _list_item(items: list, key: str, text: str, where: str) -> dict:
+    names = [item.get("name") for item in items if isinstance(item, dict)]
+    for position, item in enumerate(items):
+        if isinstance(item, dict) and key in (item.get("name"), str(position)):
+            return item
+    raise ClausemapError(f"override {text!r}: {where.rpartition('.')[0]} has no item {key!r} "
+                         f"(names: {', '.join(map(str, names))}; or a position from 0)")
 
 
 def validate_config(raw: object, source: str | Path) -> Config:

@@ -20,15 +20,10 @@ router = APIRouter(prefix="/v1/catalogues", tags=["bureaus"], dependencies=[Depe
 
 
 def _summary(catalogue, pipeline: SerializedPipeline, owners: dict[str, str]) -> dict:
-    """A catalogue's line in the listing; `history` counts what its suggester learns from (labels.bureaus;
-    `owners`: plan_owners())."""
-    from labels.bureaus import belongs, read_history
-
-    default = catalogue.id == pipeline.catalogue.id
-    texts = {r["text"] for r in pipeline.pipeline.annotated.rows if belongs(r, catalogue, default, owners)}
-    texts.update(r["text"] for r in read_history(catalogue.id))
-    return dict(id=catalogue.id, bureau=catalogue.bureau, sections=len(catalogue.departments), history=len(texts),
-                default=default)
+    """A catalogue's line in the listing; `history` counts what its suggester learns from (`owners`:
+    labels.bureaus.plan_owners())."""
+    return dict(id=catalogue.id, bureau=catalogue.bureau, sections=len(catalogue.departments),
+                history=pipeline.history_size(catalogue, owners), default=catalogue.id == pipeline.catalogue.id)
 
 
 @router.get("", response_model=schemas.CataloguesResponse)

@@ -72,6 +72,9 @@ class SerializedPipeline:
         view.pipeline, view._catalogue = bureau, catalogue
         return view
 
+    def history_size(self, catalogue: Catalogue, owners: dict[str, str] | None = None) -> int:
+        return self.pipeline.history_size(catalogue, owners)
+
     def classify(self, texts: list[str], catalogue: str | None = None) -> list[ClauseResult]:
         """For synchronous callers (e.g. a route run in the request thread pool)."""
         return self._submit(texts, catalogue).result()

@@ -36,6 +36,9 @@ class StubPipeline:
         scores = {cid: (0.3 if cid == fallback else 0.1) for cid in self.taxonomy.ids}
         return [ClauseResult(text, dict(scores), [fallback]) for text in texts]
 
+    def history_size(self, catalogue: Catalogue, owners=None) -> int:
+        return 0  # no history
+
     def for_catalogue(self, catalogue: str | None) -> StubPipeline:
         if catalogue in (None, self.catalogue.id):
             return self

@@ -68,7 +68,9 @@ class ClassifyPipeline(Protocol):
 
     def classify(self, texts: Sequence[str], catalogue: str | None = None) -> list[ClauseResult]: ...
 
-    def for_catalogue(self, catalogue: str | None) -> ClausePipeline: ...
+    def for_catalogue(self, catalogue: str | None) -> ClassifyPipeline: ...
+
+    def history_size(self, catalogue: Catalogue, owners: Mapping[str, str] | None = None) -> int: ...
 
 
 class ClausePipeline:
@@ -133,6 +135,12 @@ class ClausePipeline:
             ClauseResult(text, dict(p.scores), list(p.labels), ranked, dict(p.evidence))
             for text, p, ranked in zip(texts, predictions, departments, strict=True)
         ]
+
+    def history_size(self, catalogue: Catalogue, owners: Mapping[str, str] | None = None) -> int:
+        """How many past tasks (distinct texts) the suggester of `catalogue` learns from: the bureau's history as
+        fit_suggester takes it. owners: labels.bureaus.plan_owners(), when the caller has it already."""
+        mine, own = bureau_history(catalogue, self.annotated, catalogue.id == self.catalogue.id, owners)
+        return len({self.annotated.rows[i]["text"] for i in mine} | {row["text"] for row in own})
 
     def for_catalogue(self, catalogue: Catalogue | str | Path | None) -> ClausePipeline:
         """The same model with another bureau's catalogue (by object, path or id) and that bureau's history;
@@ -214,13 +222,8 @@ def fit_suggester(catalogue: Catalogue, predictor: Predictor, annotated: Annotat
     """A suggester over `catalogue` that learns from that bureau's history only, its similarity from the predictor's
     encoder: the annotated rows that are the bureau's (labels.bureaus.belongs; rows of no known bureau count for the
     `default` catalogue, the one the model was loaded with) and the tasks of the bureau's own tables."""
-    from labels.bureaus import belongs, plan_owners, read_history
-
-    owners = plan_owners()
-    mine = [i for i, row in enumerate(annotated.rows) if belongs(row, catalogue, default, owners)]
+    mine, own = bureau_history(catalogue, annotated, default)
     rows = [annotated.rows[i] for i in mine]
-    known = {row["text"] for row in rows}
-    own = [row for row in read_history(catalogue.id) if row["text"] not in known]
     parts = [annotated.embeddings[mine]] if mine else []  # loaded rows come with their embeddings and scores
     scores = [annotated.scores[i] for i in mine] if annotated.scores is not None else [None] * len(mine)
     if own:
@@ -230,6 +233,18 @@ def fit_suggester(catalogue: Catalogue, predictor: Predictor, annotated: Annotat
     embeddings = np.concatenate(parts) if parts else None
     weights = SuggesterWeights(max_suggestions=MAX_SUGGESTIONS)
     return DepartmentSuggester(catalogue, embed=predictor.embed, weights=weights).fit(rows + own, embeddings, scores)
+
+
+def bureau_history(catalogue: Catalogue, annotated: AnnotatedRows, default: bool,
+                   owners: Mapping[str, str] | None = None) -> tuple[list[int], list[dict]]:
+    """A bureau's history: the positions of the annotated rows that are the bureau's (labels.bureaus.belongs; rows
+    of no known bureau count for the `default` catalogue), and the tasks of its own tables not among them."""
+    from labels.bureaus import belongs, plan_owners, read_history
+
+    owners = plan_owners() if owners is None else owners
+    mine = [i for i, row in enumerate(annotated.rows) if belongs(row, catalogue, default, owners)]
+    known = {annotated.rows[i]["text"] for i in mine}
+    return mine, [row for row in read_history(catalogue.id) if row["text"] not in known]
 
 
 def annotated_rows(model_dir: Path, annotated: Sequence[Mapping] | str | Path | None = None,

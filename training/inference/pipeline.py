@@ -34,7 +34,9 @@ from training.inference.predictor import Evidence, Predictor, Runtime
 # the catalogue the model ships with.
 HISTORY_FILE = "history.jsonl"
 CATALOGUE_FILE = "departments.yaml"
-# Suggestions per clause in results: seed 000 names at most five sections for an item.
+# The ranked sections listed per clause in results (seed 000 names at most five for an item): the candidates
+# shown, not a setting. How many of them are suggested (the breakdown, Label Studio's pre-selection) is decided by
+# the one setting clausemap.settings.Settings.suggested_sections, at most this many.
 MAX_SUGGESTIONS = 5
 
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from clausemap.cli import main
 from clausemap.clauses import segment_bytes
 from clausemap.clauses.budgets import DocumentBudgets, using
-from clausemap.clauses.isolation import ParserPool
+from clausemap.clauses.isolation import ParserPool, ParserUnavailable
 from clausemap.clauses.tables import decode_table
 from clausemap.errors import InputFileError, OverBudgetError
 from clausemap.paths import PROJECT_ROOT, default_dataset
@@ -305,6 +305,26 @@ def test_a_worker_past_its_time_or_memory_is_replaced():
     finally:
         pool.close()
 
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_that_cannot_start_is_a_503_and_the_next_document_tries_again():
+    import resource
+
+    pool = ParserPool(workers=1, memory_mb=512, timeout_s=30)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        # A real resource limit: no file descriptor left for the worker's pipe.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")), hard))
+        try:
+            with pytest.raises(ParserUnavailable) as error:
+                pool.run(len, b"abc", filename="plan.txt")
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        assert error.value.http_status == 503 and "cannot read documents right now" in str(error.value)
+        assert pool.run(len, b"abc", filename="plan.txt") == 3
+    finally:
+        pool.close()
 
 # --- the CLI: in-process, the same budgets ---------------------------------------------------------------------
 

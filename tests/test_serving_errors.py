@@ -165,3 +165,21 @@ def test_unloadable_model_is_reported_not_served(tmp_path):
         assert "missing" in ready.json()["detail"]
         response = c.post("/v1/classify", json={"clauses": ["加强教师队伍建设"]})
         assert response.status_code == 503 and "failed to load" in detail(response)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.filterwarnings("ignore:resource_tracker")  # it is spawned with the missing interpreter too
+def test_parser_workers_that_cannot_start_give_503_then_recover(pipeline, monkeypatch):
+    """A parser worker that cannot be started (here its interpreter is missing; in production a process or memory
+    limit) is the service's trouble, not the upload's: 503 saying so, and the next upload starts a worker again."""
+    import multiprocessing.spawn
+
+    upload = {"files": {"file": ("plan.txt", SEED_000.read_bytes(), "text/plain")}}
+    with TestClient(create_app(ServingSettings(parse_workers=1), pipeline=pipeline)) as c:
+        monkeypatch.setattr(multiprocessing.spawn, "_python_exe", b"/nonexistent/python")
+        for _ in range(2):  # the worker slot is given back: a second upload is answered too, not left waiting
+            refused = c.post("/v1/plans", **upload)
+            assert refused.status_code == 503, refused.text
+            assert "cannot read documents right now" in detail(refused)
+        monkeypatch.undo()  # the interpreter is back
+        assert c.post("/v1/plans", **upload).status_code == 200

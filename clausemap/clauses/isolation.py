@@ -26,6 +26,13 @@ _START_TIMEOUT_S = 120  # a fresh interpreter importing the readers, on a busy m
 MEMORY_SETTING, TIMEOUT_SETTING = "CLAUSEMAP_PARSE_MEMORY_MB", "CLAUSEMAP_PARSE_TIMEOUT_S"
 
 
+class ParserUnavailable(ClausemapError):
+    """No parser worker could be started (a process or memory limit of the server, say): the service's trouble,
+    not the document's. The next document tries to start one again."""
+
+    http_status = 503
+
+
 class ParserPool:
     """At most `workers` documents read at once, each in its own process; the others wait for a free worker."""
 
@@ -48,7 +55,7 @@ class ParserPool:
             if worker is not None and not worker.process.is_alive():  # ended while idle (the kernel's OOM killer)
                 worker.kill()
                 worker = None
-            worker = worker or _Worker(self._context, self.memory_mb)
+            worker = worker or self._start_worker()
             try:
                 outcome, payload = worker.call((function, args, self.budgets, self.timeout_s), self.timeout_s)
             except TimeoutError:
@@ -74,6 +81,14 @@ class ParserPool:
             raise InputFileError(filename, "cannot read the document (the parser failed on it)")
         return payload
 
+    def _start_worker(self) -> _Worker:
+        try:
+            return _Worker(self._context, self.memory_mb)
+        except (OSError, EOFError, TimeoutError) as exc:  # fork/exec refused, or the worker died or hung starting
+            log.error("a document parser process could not be started: %s", str(exc) or type(exc).__name__)
+            raise ParserUnavailable("the service cannot read documents right now: a document parser process "
+                                    "could not be started; try again later (the service's log says why)") from None
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
@@ -86,12 +101,19 @@ class _Worker:
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, memory_mb), daemon=True,
                                        name="clausemap-parser")
-        self.process.start()
-        child.close()
-        if not self.connection.poll(_START_TIMEOUT_S):
-            self.kill()
-            raise RuntimeError("the document parser process did not start")
-        self.connection.recv()  # "ready": the imports are done, the limits set
+        try:
+            try:
+                self.process.start()
+            finally:
+                child.close()  # the worker has its own copy: once it ends, this end reads EOF
+            if not self.connection.poll(_START_TIMEOUT_S):
+                raise TimeoutError(f"no word from it in {_START_TIMEOUT_S} s")
+            self.connection.recv()  # "ready": the imports are done, the limits set
+        except BaseException as exc:
+            cause = self.kill()
+            if isinstance(exc, EOFError):
+                raise EOFError(f"it ended before it was ready ({cause})") from None
+            raise
 
     def call(self, task, timeout_s: float):
         self.connection.send(task)
@@ -101,9 +123,10 @@ class _Worker:
 
     def kill(self) -> str:
         """Stop the process (if it still runs); how it ended, for messages."""
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
+        if self.process.pid is not None:  # else it never started
+            if self.process.is_alive():
+                self.process.kill()
+            self.process.join(5)
         self.connection.close()
         code = self.process.exitcode
         if code is not None and code < 0:

@@ -145,7 +145,7 @@ def load_pipeline(settings: ServingSettings) -> ClausePipeline:
     from training.inference.pipeline import load_pipeline as load
 
     pipeline = load(settings.model, catalogue=settings.catalogue, annotated=settings.history,
-                    fallback_annotated=settings.dataset, runtime=settings.runtime)
+                    fallback_annotated=settings.dataset, runtime=settings.runtime, cache_dir=settings.cache)
     log.info("annotated rows for department suggestions: %s (%d rows)", pipeline.annotated.source,
              len(pipeline.annotated.rows))
     return pipeline

@@ -184,6 +184,7 @@ def load_pipeline(
     annotated: Sequence[Mapping] | str | Path | None = None,
     fallback_annotated: str | Path | None = None,
     runtime: Runtime = "auto",
+    cache_dir: Path | None = None,
 ) -> ClausePipeline:
     """Load the model artifact and fit the department suggester.
 
@@ -191,8 +192,10 @@ def load_pipeline(
     labels/catalogues/chengde.yaml. annotated: dataset rows (or a JSONL path) with departments; default the
     artifact's history.jsonl, else `fallback_annotated` when that file exists, else none (catalogue-only
     suggestions, or the bureau's tables). The pipeline's `info["history"]` says which it was. runtime:
-    training.inference.predictor.load_predictor's.
+    training.inference.predictor.load_predictor's. cache_dir: where the model's scores and embeddings of the
+    annotated rows are kept between starts (training.inference.annotated_cache; none: computed every time).
     """
+    from training.inference.annotated_cache import scores_and_embeddings
     from training.inference.predictor import load_predictor
 
     model_dir = Path(model_dir)
@@ -202,8 +205,9 @@ def load_pipeline(
     if not isinstance(catalogue, Catalogue):
         catalogue = find_catalogue(catalogue)
     rows, source = annotated_rows(model_dir, annotated, fallback_annotated)
-    predictions, embeddings = predictor.predict_and_embed([r["text"] for r in rows]) if rows else ([], None)
-    annotated = AnnotatedRows(rows, embeddings, source, [dict(p.scores) for p in predictions])
+    texts = [r["text"] for r in rows]
+    scores, embeddings = scores_and_embeddings(predictor, texts, cache_dir) if rows else ([], None)
+    annotated = AnnotatedRows(rows, embeddings, source, scores)
     taxonomy = model_taxonomy(model_dir, predictor)
     return ClausePipeline(predictor, fit_suggester(catalogue, predictor, annotated), taxonomy, annotated)
 

@@ -36,7 +36,8 @@ class Settings(DocumentBudgets):
     home: Path = Field(PROJECT_ROOT, description="the folder relative paths in these settings are resolved against",
                        json_schema_extra=_shown("the checkout (where configs/, data/, labels/, seeds/ are)"))
     cache: Path | None = Field(
-        None, description="user cache: fetched encoders, retrained models, the Label Studio test install",
+        None, description="user cache: fetched encoders, retrained models, the model's scores of the annotated rows, "
+        "the Label Studio test install",
         json_schema_extra=_shown("$XDG_CACHE_HOME/clausemap, else ~/.cache/clausemap"))
     model: Path = Field(Path("models/default"), description="the model artifact `clausemap serve` serves "
                         "(`--model` overrides)")

@@ -8,10 +8,12 @@ import pytest
 
 from clausemap.cli import main
 from clausemap.clauses import segment_file
+from clausemap.clauses.model import Clause
 from clausemap.clauses.table_write import write_table
 from clausemap.clauses.tables import decode_table, read_table
 from clausemap.errors import InputFileError
 from clausemap.paths import PROJECT_ROOT
+from clausemap.spreadsheet import csv_field_text, csv_row
 from tests.support.documents import make_table_xlsx
 
 SEED_000 = next((PROJECT_ROOT / "seeds").glob("000_*.txt"))
@@ -142,3 +144,29 @@ def test_single_department_column_collectives_and_spaced_names():
     first, second = decode_table(page.encode(), "t.html").items
     assert first.departments == ["安全科"] and first.collectives == ["各科室"] and first.lead_departments == []
     assert second.departments == ["团委"] and second.collectives == ["局属各单位"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_formula_guards_do_not_come_back(tmp_path, suffix):
+    """Our CSV guards a formula-like field with a leading ' (clausemap.spreadsheet); reading the file back strips
+    exactly that guard: the texts, sections and departments come back as they were, a text that itself opens with '
+    included."""
+    texts = ["=SUM(A1:A2)推进学前教育普及", "+1加强教师队伍建设", "-减少作业负担", "@全体科室落实安全责任",
+             "'=引号开头的任务", "'普通引号开头的任务", "a=b中间的等号不变"]
+    clauses = [Clause(id=f"t-{n}", doc="t", number=str(n), section=["=一、总体要求"], title=text, text=text,
+                      departments=["@党建办", "-督导室"], lead_departments=["@党建办"])
+               for n, text in enumerate(texts, 1)]
+    table = read_table(write_table(clauses, tmp_path / f"guarded{suffix}"))
+    assert [item.text for item in table.items] == texts
+    assert {tuple(item.section[:1]) for item in table.items} == {("=一、总体要求",)}
+    assert all(item.departments == ["@党建办", "-督导室"] and item.lead_departments == ["@党建办"]
+               for item in table.items)
+
+
+@pytest.mark.parametrize("value, guarded", [
+    ("=1", True), ("+1", True), ("-1", True), ("@x", True), ("\tx", True), ("\rx", True), ("'=x", True),
+    ("''+x", True), ("'" * 10_000 + "=x", True), ("'x", False), ("x'", False), ("'", False), ("", False)])
+def test_csv_guard_is_undone_exactly(value, guarded):
+    (written,) = csv_row([value])
+    assert written == ("'" + value if guarded else value)
+    assert csv_field_text(written) == value

@@ -32,6 +32,7 @@ from clausemap.clauses.notes import extract_departments
 from clausemap.clauses.section_names import split_cell, tidy_sections
 from clausemap.clauses.segment import first_sentence
 from clausemap.errors import InputFileError
+from clausemap.spreadsheet import csv_field_text
 
 TABLE_SUFFIXES = (".xlsx", ".csv", ".docx", ".html", ".htm")
 
@@ -190,7 +191,7 @@ def _csv_grids(data: bytes, filename: str) -> list[tuple[str, list[list]]]:
     rows, cells = [], 0
     try:
         for row in reader:
-            rows.append(row)
+            rows.append([csv_field_text(cell) for cell in row])  # our own exports' formula guards removed
             cells += max(1, len(row))  # a blank line costs a row
             if cells > limits.max_table_cells:
                 raise over_budget(filename, "max_table_cells", cells, "the table has at least", limits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from clausemap.paths import default_dataset
@@ -182,14 +183,17 @@ def run_push(args) -> int:
 
 def run_connect(args) -> int:
     from clausemap.settings import Settings
-    from labels.studio.connect import connect_service
+    from labels.studio.connect import connect_service, keyless_warning
     from labels.studio.project import require_current_project
 
+    secret = Settings().api_key
+    key = secret.get_secret_value() if secret else None
+    warning = keyless_warning(key)
+    if warning:  # before connecting: it holds whether or not Label Studio is reachable now
+        print(f"clausemap: warning: {warning}", file=sys.stderr)
     taxonomy, catalogue = _vocabulary(args)
     studio = _connect(args)
     project = require_current_project(studio, args.project, taxonomy, catalogue)
-    secret = Settings().api_key
-    key = secret.get_secret_value() if secret else None
     done = connect_service(studio, project, args.service, key)
     print(f"project {args.project!r}: ML backend {done.backend_id} {'added' if done.backend_created else 'updated'}, "
           f"webhook {done.webhook_id} {'added' if done.webhook_created else 'updated'}"

@@ -121,3 +121,25 @@ def test_a_prediction_prefills_both_blocks_within_what_the_project_offers():
 def test_confidence_is_lowest_for_scores_near_one_half():
     assert decision_certainty({"x": 0.5, "y": 0.99}) == pytest.approx(0.5)
     assert decision_certainty({"x": 0.02, "y": 0.97}) == pytest.approx(0.97)
+
+
+@pytest.mark.parametrize("api_key, warned", [(None, True), ("s3cret", False)])
+def test_connect_without_an_api_key_warns_that_retraining_will_be_refused(tmp_path, monkeypatch, capsys,
+                                                                          api_key, warned):
+    """The warning comes before Label Studio is reached: here there is no Label Studio connection at all."""
+    from clausemap.cli import main
+
+    for name in ("CLAUSEMAP_API_KEY", "LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLAUSEMAP_LS_CONFIG", str(tmp_path / "none.yaml"))
+    if api_key:
+        monkeypatch.setenv("CLAUSEMAP_API_KEY", api_key)
+    assert main(["label", "connect", "--project", "p", "--service", "http://127.0.0.1:8000"]) == 2
+    err = capsys.readouterr().err
+    assert "no Label Studio connection" in err  # it went on to connect
+    warning = [line for line in err.splitlines() if line.startswith("clausemap: warning:")]
+    if warned:
+        assert len(warning) == 1 and "refuse" in warning[0] and "retrain" in warning[0]
+        assert "CLAUSEMAP_API_KEY" in warning[0] and "CLAUSEMAP_RETRAIN_WITHOUT_API_KEY=true" in warning[0]
+    else:
+        assert warning == [] and api_key not in err

@@ -22,6 +22,17 @@ class Connection:
     webhook_created: bool
 
 
+def keyless_warning(api_key: str | None) -> str | None:
+    """What a connection without a key will meet: the service's webhook refuses training events while the service
+    has no API key (serving.ml_backend.webhook), and a service with one refuses every call that lacks it."""
+    if api_key:
+        return None
+    return ("no CLAUSEMAP_API_KEY is set here, so Label Studio will send no key: the service will refuse retraining "
+            "from Label Studio (403) unless it runs with CLAUSEMAP_RETRAIN_WITHOUT_API_KEY=true, and if it has an API "
+            "key it refuses Label Studio's predictions too (401). Give the service a key (CLAUSEMAP_API_KEY) and run "
+            "`label connect` again with the same CLAUSEMAP_API_KEY")
+
+
 def connect_service(studio, project, service_url: str, api_key: str | None) -> Connection:
     client = studio.client
     service_url = service_url.rstrip("/")

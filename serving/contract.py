@@ -83,7 +83,8 @@ def contract_openapi(app: FastAPI, key_required: bool, vocabulary: tuple[list[st
 
 
 def _name_catalogues(node: Any, ids: list[str]) -> None:
-    """Every `catalogue` field and parameter lists the catalogue ids the service knows (others are a 422)."""
+    """Every `catalogue` field and parameter lists the usable catalogue ids (any other is a 422, or a 503 when its
+    file is broken)."""
     if isinstance(node, dict):
         targets = [node["properties"]["catalogue"]] if isinstance(node.get("properties"), dict) \
             and "catalogue" in node["properties"] else []
@@ -104,11 +105,13 @@ def install(app: FastAPI, key_required: bool) -> None:
     cache: dict[Any, dict[str, Any]] = {}
 
     def openapi() -> dict[str, Any]:
-        from labels.catalogue import catalogue_ids
+        from labels.catalogue import available_catalogues
 
         pipeline = app.state.model.pipeline
-        # A new bureau (POST /v1/catalogues) or a retrained model changes the schema.
-        version = (pipeline.model_version, tuple(catalogue_ids())) if pipeline is not None else None
+        # A new bureau (POST /v1/catalogues), a catalogue file broken or mended, or a retrained model changes the
+        # schema. Broken catalogues are left out: they answer 503 (GET /v1/catalogues lists them as unavailable).
+        version = (pipeline.model_version, tuple(c.id for c in available_catalogues()[0])) \
+            if pipeline is not None else None
         if version not in cache:
             vocabulary, catalogues = None, None
             if pipeline is not None:

@@ -232,6 +232,31 @@ def test_a_broken_catalogue_makes_only_its_bureau_unavailable_also_after_a_resta
     assert any("broken.yaml" in m for m in logged) and any("invalid.yaml" in m for m in logged)
 
 
+
+def catalogue_enums(node) -> list[list[str]]:
+    """The `enum` of every `catalogue` field and parameter in an OpenAPI schema."""
+    found = []
+    if isinstance(node, dict):
+        targets = [node["properties"]["catalogue"]] if "catalogue" in node.get("properties", {}) else []
+        targets += [node["schema"]] if node.get("name") == "catalogue" and "schema" in node else []
+        found += [branch["enum"] for target in targets for branch in target.get("anyOf", [target]) if "enum" in branch]
+        node = list(node.values())
+    for value in node if isinstance(node, list) else []:
+        found += catalogue_enums(value)
+    return found
+
+
+def test_the_openapi_schema_offers_only_usable_catalogues(folders, tmp_path):
+    """A broken catalogue answers 503, so the schema does not offer it; once its file is mended, it does."""
+    catalogues, _, _ = folders
+    broken_catalogues(catalogues)
+    with service(tmp_path) as client:
+        enums = catalogue_enums(client.get("/openapi.json").json())
+        assert len(enums) >= 3 and all(enum == ["chengde", "good"] for enum in enums), enums
+        mended = find_catalogue("good").model_copy(update={"id": "broken", "bureau": "修好的局"})
+        save_catalogue(mended, catalogues / "broken.yaml")
+        assert catalogue_enums(client.get("/openapi.json").json())[0] == ["chengde", "broken", "good"]
+
 def test_an_upload_named_like_another_bureaus_plan_does_not_take_its_history(folders, tmp_path):
     catalogues, _, _ = folders
     with service(tmp_path) as client:

@@ -13,7 +13,6 @@ vectoriser and the two classifiers; training.kinds.pickled: load only artifacts 
 from __future__ import annotations
 
 import threading
-import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Literal
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from training.data import label_matrix
 from training.inference.predictor import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
-from training.kinds.pickled import load_fitted, save_fitted
+from training.kinds.pickled import fit_quietly, load_fitted, save_fitted
 from training.kinds.projection import NGRAM_BATCH_SIZE, NGRAM_EMBEDDING_DIM, sparse_projection
 
 ENCODER_DIR = "encoder"
@@ -133,13 +132,6 @@ def _one_vs_rest(C: float, seed: int):
     return OneVsRestClassifier(LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed))
 
 
-def _fit_quietly(classifier, features, targets):
-    with warnings.catch_warnings():
-        # A label absent from the training units gets a constant "no"; sklearn warns about it, which is expected.
-        warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
-        classifier.fit(features, targets)
-    return classifier
-
 
 def fit(job: FitJob) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -154,7 +146,7 @@ def fit(job: FitJob) -> dict:
 
         encoder = SentenceEncoder(resolve_pretrained(spec.encoder), spec.max_length)
         vectors = _normalised(encoder.encode(texts, cache=True))
-        saved["encoder_classifier"] = _fit_quietly(_one_vs_rest(spec.C_encoder, config.training.seed), vectors,
+        saved["encoder_classifier"] = fit_quietly(_one_vs_rest(spec.C_encoder, config.training.seed), vectors,
                                                    targets)
         encoder.save(out_dir / ENCODER_DIR)
     if spec.tfidf:
@@ -163,7 +155,7 @@ def fit(job: FitJob) -> dict:
                                      min_df=ngrams.min_df, sublinear_tf=True)
         features = vectorizer.fit_transform(texts)
         saved["vectorizer"] = vectorizer
-        saved["tfidf_classifier"] = _fit_quietly(_one_vs_rest(spec.C_tfidf, config.training.seed), features,
+        saved["tfidf_classifier"] = fit_quietly(_one_vs_rest(spec.C_tfidf, config.training.seed), features,
                                                  targets)
     save_fitted(saved, out_dir, FITTED_NAME)
     return {"base_model": spec.encoder or "none", "n_units": len(train_rows)}

@@ -1,4 +1,5 @@
-"""The fitted scikit-learn objects of a kind (vectoriser, classifiers), saved as one pickle in the artifact.
+"""The fitted scikit-learn objects of a kind (vectoriser, classifiers): fitted quietly, saved as one pickle in the
+artifact.
 
     save_fitted({"vectorizer": v, "classifier": c}, out_dir, "tfidf")   # writes tfidf.pkl
     fitted = load_fitted(path, "tfidf")                                  # tfidf.pkl, or an older tfidf.joblib
@@ -12,6 +13,7 @@ Either is a pickle: load only artifacts you trained or trust.
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,15 @@ from clausemap.errors import InputFileError
 
 PICKLE_SUFFIX = ".pkl"
 OLD_SUFFIX = ".joblib"
+
+
+def fit_quietly(classifier, features, targets):
+    """`classifier.fit(features, targets)`, returned. A category absent from the training units gets a constant "no";
+    scikit-learn warns about it, which is expected here and would only bury the warnings that matter."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
+        classifier.fit(features, targets)
+    return classifier
 
 
 def save_fitted(objects: dict[str, Any], out_dir: Path, name: str) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -12,7 +11,7 @@ from pydantic import Field, model_validator
 from training.data import label_matrix
 from training.inference.predictor import Predictor
 from training.kinds import FitJob, ModelKind, ModelSection, register
-from training.kinds.pickled import load_fitted, save_fitted
+from training.kinds.pickled import fit_quietly, load_fitted, save_fitted
 from training.kinds.projection import NGRAM_BATCH_SIZE, NGRAM_EMBEDDING_DIM, sparse_projection
 
 FITTED_NAME = "tfidf"  # tfidf.pkl (tfidf.joblib in older artifacts)
@@ -54,10 +53,7 @@ def fit(job: FitJob) -> dict:
     classifier = OneVsRestClassifier(
         LogisticRegression(C=spec.C, class_weight="balanced", max_iter=2000, random_state=config.training.seed)
     )
-    with warnings.catch_warnings():
-        # A label absent from the training rows gets a constant "no"; sklearn warns about it, which is expected.
-        warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
-        classifier.fit(features, targets)
+    fit_quietly(classifier, features, targets)
     save_fitted({"vectorizer": vectorizer, "classifier": classifier}, out_dir, FITTED_NAME)
     return {"vocabulary_size": len(vectorizer.vocabulary_)}
 

@@ -36,9 +36,9 @@ from pathlib import Path
 import httpx
 
 from clausemap.clauses import segment_file
-from clausemap.clauses.sentences import Sentence, split_sentences
 from clausemap.paths import PROJECT_ROOT, default_model_dir
 from serving.launch import running_service
+from training.inference.predictor import sentences_of
 
 SEEDS = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
 
@@ -138,7 +138,7 @@ def transformers_paths(model: Path, texts: list[str], n: int, batch: int) -> lis
         truncation=True, max_length=int(meta.get("max_length", 256)),
     )  # fmt: skip
     def every_sentence(chunk: list[str]) -> list[str]:  # what the service scores: each sentence in full
-        return [s.text for clause in chunk for s in split_sentences(clause) or [Sentence(clause, 0, len(clause))]]
+        return [s.text for sentences in sentences_of(chunk) for s in sentences]
 
     chunks = batches(texts, batch, max(3, 2 * n // batch))
     return [

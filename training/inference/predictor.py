@@ -103,7 +103,7 @@ class Predictor:
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         if self.unit == "clause":
-            return self._in_length_batches(texts, self._scores)
+            return self._score_rows(texts, embed=False)
         return self._analyse(texts, embed=False).scores
 
     def predict(self, texts: list[str]) -> list[Prediction]:
@@ -119,7 +119,7 @@ class Predictor:
         return self._decide(analysis), analysis.embeddings
 
     def _analyse(self, texts: list[str], embed: bool) -> _Analysis:
-        sentences = _sentences_of(texts)
+        sentences = sentences_of(texts)
         flat = [s.text for group in sentences for s in group]
         n_labels = len(self.labels)
         embeddings = None
@@ -138,7 +138,7 @@ class Predictor:
             if embed:
                 embeddings = _l2_normalised(both[:, n_labels:])
             # The clause-unit model scores the sentences again, only to show the evidence.
-            sentence_scores = _split_rows(self._in_length_batches(flat, self._scores), sentences)
+            sentence_scores = _split_rows(self._score_rows(flat, embed=False), sentences)
         return _Analysis(scores, sentences, sentence_scores, embeddings)
 
     def _decide(self, analysis: _Analysis) -> list[Prediction]:
@@ -172,13 +172,14 @@ class Predictor:
             return np.zeros((0, 0), dtype=np.float32)
         if self.unit == "clause":
             return _l2_normalised(self._in_length_batches(texts, self._embed))
-        sentences = _sentences_of(texts)
+        sentences = sentences_of(texts)
         rows = self._in_length_batches([s.text for group in sentences for s in group], self._embed)
         return _mean_vectors(_split_rows(rows, sentences))
 
     def _score_rows(self, texts: list[str], embed: bool) -> np.ndarray:
-        """Scores (then the embedding, when `embed`) of each text, rows in input order; a kind made of other
-        predictors (the ensemble) overrides this so each part runs in batches of its own size."""
+        """Scores (then the embedding, when `embed`) of each text, rows in input order: every scoring goes through
+        here. A kind made of other predictors (the ensemble) overrides it, so each part runs in batches of its own
+        size; such a kind then needs no `_scores` of its own."""
         return self._in_length_batches(texts, self._scores_and_embed if embed else self._scores)
 
     def _in_length_batches(self, texts: list[str], fn) -> np.ndarray:
@@ -210,7 +211,8 @@ class Predictor:
         return np.concatenate([self._scores(batch), self._embed(batch)], axis=1)
 
 
-def _sentences_of(texts: list[str]) -> list[list[Sentence]]:
+def sentences_of(texts: list[str]) -> list[list[Sentence]]:
+    """Each text's sentences (the unit the model scores); a text with none found is one sentence."""
     return [split_sentences(text) or [Sentence(text, 0, len(text))] for text in texts]
 
 

@@ -173,14 +173,8 @@ class EnsemblePredictor(Predictor):
         combined = self.combine(parts)
         return combined if vectors is None else np.concatenate([combined, vectors], axis=1)
 
-    def _scores(self, batch: list[str]) -> np.ndarray:
-        return self.combine([member._scores(batch) for member in self.members])
-
     def _embed(self, batch: list[str]) -> np.ndarray:
         return self.members[self.embedder]._embed(batch)
-
-    def _scores_and_embed(self, batch: list[str]) -> np.ndarray:
-        return self._score_rows(batch, embed=True)
 
 
 KIND = register(ModelKind(name="ensemble", section=EnsembleSection, fit=fit, predictor=EnsemblePredictor,

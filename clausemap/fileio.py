@@ -69,14 +69,19 @@ def temp_sibling(path: Path) -> tuple[int, str]:
 
 
 def write_text_atomic(path: str | Path, text: str, exclusive: bool = False) -> Path:
-    """Write a UTF-8 file through a uniquely named temporary file in its folder, so a reader (or a crash) never
-    sees half of it and concurrent writers never share a temporary file. exclusive: only create it: FileExistsError
-    when the file is there, also when another process made it first (a hard link never replaces a file)."""
+    """Write a UTF-8 file atomically (write_bytes_atomic)."""
+    return write_bytes_atomic(path, text.encode("utf-8"), exclusive)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, exclusive: bool = False) -> Path:
+    """Write a file through a uniquely named temporary file in its folder, so a reader (or a crash) never sees half
+    of it and concurrent writers never share a temporary file. exclusive: only create it: FileExistsError when the
+    file is there, also when another process made it first (a hard link never replaces a file)."""
     path = Path(path)
     fd, tmp = temp_sibling(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if exclusive:

@@ -11,13 +11,13 @@ recomputed and replaced; files of earlier models are left for the user to clear 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
-from clausemap.fileio import temp_sibling
+from clausemap.fileio import write_bytes_atomic
 from training.inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -62,16 +62,9 @@ def _read(path: Path, n_texts: int, n_labels: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _write(path: Path, scores: np.ndarray, embeddings: np.ndarray) -> None:
-    # A cache that cannot be written (read-only, full) costs the next start time, nothing else.
+    saved = io.BytesIO()
+    np.savez(saved, scores=scores, embeddings=embeddings)
     try:
-        fd, tmp = temp_sibling(path)
-    except OSError as exc:
-        log.warning("could not cache the annotated rows' scores in %s: %s", path, exc)
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, scores=scores, embeddings=embeddings)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        write_bytes_atomic(path, saved.getvalue())
+    except OSError as exc:  # a read-only or full cache costs the next start time, nothing else
         log.warning("could not cache the annotated rows' scores in %s: %s", path, exc)

@@ -300,3 +300,44 @@ def test_inference_threads_fit_the_container_quota(tmp_path, cpu_max, expected):
     limit.write_text(cpu_max, encoding="ascii")
     affinity = cpu_threads(tmp_path / "absent")
     assert cpu_threads(limit) == (affinity if expected is None else min(affinity, expected))
+
+
+@pytest.mark.model
+@pytest.mark.timeout(900)
+def test_cv_of_the_ensemble_scores_each_member_from_the_same_fold_models(tmp_path, training_data_path, capsys):
+    from clausemap.cli import main
+
+    docs = sorted({json.loads(line)["doc"] for line in training_data_path.read_text(encoding="utf-8").splitlines()})
+    splits = tmp_path / "splits.json"  # two folds keep it short
+    splits.write_text(json.dumps({"folds": [{"name": d, "test_docs": [d]} for d in docs[:2]]}), encoding="utf-8")
+    data = [f"data.path={training_data_path}", f"data.splits={splits}", "data.written=null"]
+
+    assert main(["cv", "--config", str(tiny_config(tmp_path)), "--json", *data]) == 0
+    ensemble = json.loads(capsys.readouterr().out)
+    assert set(ensemble["parts"]) == {"bert", "ngrams"}
+    for part in ensemble["parts"].values():
+        assert [f["fold"] for f in part["folds"]] == docs[:2]
+        assert part["pooled"]["n"] == ensemble["pooled"]["n"]
+        assert 0 < part["train_seconds_total"] < ensemble["train_seconds_total"]
+    # The n-gram member is configs/sentences-ngrams.yaml: its cv alone gives the same figures as the member's row.
+    assert main(["cv", "--config", str(CONFIGS / "sentences-ngrams.yaml"), "--json", *data]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert "parts" not in alone
+    assert [f["macro_f1"] for f in ensemble["parts"]["ngrams"]["folds"]] == [f["macro_f1"] for f in alone["folds"]]
+    assert ensemble["parts"]["ngrams"]["pooled"] == alone["pooled"]
+
+
+def test_compare_models_gives_each_member_a_row_of_its_own():
+    from bench.compare_models import table, with_parts
+
+    def figures(macro):
+        return {"macro_f1_mean": macro, "macro_f1_std": 0.0, "folds": [{"fold": "000", "macro_f1": macro}],
+                "pooled": {"macro_f1": macro, "micro_f1": macro, "per_label": {"preschool": {"f1": macro}}},
+                "train_seconds_total": 10.0}
+
+    rows = with_parts({"variant": "ensemble", "wall_seconds": 30.0, **figures(0.9),
+                       "parts": {"bert": figures(0.8), "ngrams": figures(0.85)}})
+    assert [r["variant"] for r in rows] == ["ensemble", "ensemble › bert", "ensemble › ngrams"]
+    lines = table(rows).splitlines()[2:]
+    assert [line.split(" | ")[0].lstrip("| ") for line in lines] == ["ensemble", "ensemble › ngrams", "ensemble › bert"]
+    assert lines[1].endswith("| 10 | – |")

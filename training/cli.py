@@ -100,6 +100,9 @@ def _cv(args) -> int:
     print(f"{result['config']}: macro-F1 {result['macro_f1_mean']:.3f} ± {result['macro_f1_std']:.3f} "
           f"(mean ± sd over {len(result['folds'])} folds); pooled macro-F1 {result['pooled']['macro_f1']:.3f}; "
           f"training {result['train_seconds_total']:.0f}s in all")
+    for part, figures in result.get("parts", {}).items():
+        print(f"  its part {part} alone, from the same fold models: macro-F1 {figures['macro_f1_mean']:.3f} ± "
+              f"{figures['macro_f1_std']:.3f}; pooled macro-F1 {figures['pooled']['macro_f1']:.3f}")
     print("| fold | train rows | test rows | macro-F1 | micro-F1 | train s |\n|---|---:|---:|---:|---:|---:|")
     for f in result["folds"]:
         print(f"| {f['fold']} | {f['n_train']} | {f['n_test']} | {f['macro_f1']:.3f} | {f['micro_f1']:.3f} "

@@ -17,6 +17,7 @@ from clausemap.errors import ClausemapError
 from labels.rows import Labels
 from training.config import Config
 from training.data import Example, data_hash, label_matrix, load_examples, load_folds, real_only
+from training.inference.artifact import read_meta
 from training.inference.predictor import Predictor, Runtime, load_predictor
 from training.metrics import colabel_report, decide, multilabel_report
 
@@ -52,7 +53,9 @@ def cross_validate(config: Config, log=None, runtimes: Sequence[Runtime] = ("aut
     """Train on all documents but one, test on that one, for every fold of the config's splits file.
 
     The figures are those of the first of `runtimes`; each further one scores the same fold models again, and
-    result["runtimes"] gives every runtime's macro-F1 and its decisions' agreement with the first's."""
+    result["runtimes"] gives every runtime's macro-F1 and its decisions' agreement with the first's. A kind with
+    parts (an ensemble's members) also has result["parts"]: each part's own figures, from the same fold models."""
+    from training.kinds import get_kind
     from training.train import config_examples, taxonomy_of, train
 
     log = log or sys.stderr
@@ -60,8 +63,11 @@ def cross_validate(config: Config, log=None, runtimes: Sequence[Runtime] = ("aut
     labels = taxonomy.ids
     examples = config_examples(config, taxonomy)
     folds = load_folds(config.resolve(config.data.splits), examples)
-    results, golds, mistakes = [], [], []
+    parts_of = get_kind(config.model.kind).parts
+    folds_done, golds, mistakes = [], [], []
     preds: dict[str, list[np.ndarray]] = {runtime: [] for runtime in runtimes}
+    part_preds: dict[str, list[np.ndarray]] = {}
+    part_seconds: dict[str, list[float]] = {}
     for number, (name, test_docs) in enumerate(folds, start=1):
         # Written rows train every fold but the one testing the document they were edited from; only real
         # clauses are tested.
@@ -72,43 +78,63 @@ def cross_validate(config: Config, log=None, runtimes: Sequence[Runtime] = ("aut
         print(f"[cv {config.name}] fold {number}/{len(folds)} {name}: train {len(train_rows)}, test {len(test_rows)}",
               file=log, flush=True)
         with tempfile.TemporaryDirectory(prefix="clausemap-cv-") as tmp:
+            model_dir = Path(tmp) / "model"
             started = time.perf_counter()
-            train(config, Path(tmp) / "model", examples=train_rows)
+            train(config, model_dir, examples=train_rows)
             seconds = time.perf_counter() - started
             for runtime in runtimes:
-                gold, pred = predict_matrix(load_predictor(Path(tmp) / "model", runtime), test_rows)
+                gold, pred = predict_matrix(load_predictor(model_dir, runtime), test_rows)
                 preds[runtime].append(pred)
+            for part, part_dir in (parts_of(model_dir) if parts_of else {}).items():
+                part_preds.setdefault(part, []).append(predict_matrix(load_predictor(part_dir, runtimes[0]),
+                                                                      test_rows)[1])
+                part_seconds.setdefault(part, []).append(read_meta(part_dir).train_seconds or 0.0)
         pred = preds[runtimes[0]][-1]
-        report = multilabel_report(gold, pred, labels)
         golds.append(gold)
         mistakes += [{"id": ex.id, "gold": _names(g, labels), "predicted": _names(p, labels)}
                      for ex, g, p in zip(test_rows, gold, pred) if (g != p).any()]
-        results.append({"fold": name, "test_docs": test_docs, "n_train": len(train_rows), "n_test": len(test_rows),
-                        "macro_f1": report["macro_f1"], "micro_f1": report["micro_f1"],
-                        "train_seconds": round(seconds, 1)})
+        folds_done.append({"fold": name, "test_docs": test_docs, "n_train": len(train_rows),
+                           "n_test": len(test_rows), "train_seconds": round(seconds, 1)})
+        report = multilabel_report(gold, pred, labels)
         print(f"[cv {config.name}] fold {name}: macro-F1 {report['macro_f1']:.3f}, micro-F1 "
               f"{report['micro_f1']:.3f}, trained in {seconds:.0f}s", file=log, flush=True)
-    macro = np.array([r["macro_f1"] for r in results])
-    gold_all, pred_all = np.concatenate(golds), np.concatenate(preds[runtimes[0]])
-    pooled = multilabel_report(gold_all, pred_all, labels)
+    fallback = labels.index(taxonomy.fallback_id)
     result = {
         "config": config.name,
         "data_hash": data_hash(examples),
         "n_real": len(real_only(examples)),
         "n_written": len(examples) - len(real_only(examples)),
-        "colabel": colabel_report(gold_all, pred_all, labels, labels.index(taxonomy.fallback_id)),
-        "folds": results,
-        "macro_f1_mean": float(macro.mean()),
-        "macro_f1_std": float(macro.std()),
-        "micro_f1_mean": float(np.mean([r["micro_f1"] for r in results])),
-        "pooled": pooled,
-        "train_seconds_total": round(sum(r["train_seconds"] for r in results), 1),
+        **_cv_figures(folds_done, golds, preds[runtimes[0]], labels, fallback),
         "mistakes": mistakes,  # every test clause whose predicted label set differs from its gold one
     }
     if len(runtimes) > 1:
-        result["runtimes"] = {runtime: _runtime_summary(golds, preds[runtime], pred_all, labels)
-                              for runtime in runtimes}
+        result["runtimes"] = {runtime: _runtime_summary(golds, preds[runtime], np.concatenate(preds[runtimes[0]]),
+                                                        labels) for runtime in runtimes}
+    if part_preds:
+        # A part's train seconds are its own share of the fold's training.
+        result["parts"] = {part: _cv_figures([{**fold, "train_seconds": seconds}
+                                              for fold, seconds in zip(folds_done, part_seconds[part])],
+                                             golds, part_pred, labels, fallback)
+                           for part, part_pred in part_preds.items()}
     return result
+
+
+def _cv_figures(folds: list[dict], golds: list[np.ndarray], preds: list[np.ndarray], labels: list[str],
+                fallback: int) -> dict:
+    """Per-fold and pooled figures of one model's held-out predictions (fold i: golds[i] against preds[i])."""
+    folds = [{**fold, **{k: v for k, v in multilabel_report(g, p, labels).items() if k in ("macro_f1", "micro_f1")}}
+             for fold, g, p in zip(folds, golds, preds)]
+    macro = np.array([fold["macro_f1"] for fold in folds])
+    gold_all, pred_all = np.concatenate(golds), np.concatenate(preds)
+    return {
+        "colabel": colabel_report(gold_all, pred_all, labels, fallback),
+        "folds": folds,
+        "macro_f1_mean": float(macro.mean()),
+        "macro_f1_std": float(macro.std()),
+        "micro_f1_mean": float(np.mean([fold["micro_f1"] for fold in folds])),
+        "pooled": multilabel_report(gold_all, pred_all, labels),
+        "train_seconds_total": round(sum(fold["train_seconds"] for fold in folds), 1),
+    }
 
 
 def _runtime_summary(golds: list[np.ndarray], preds: list[np.ndarray], reference: np.ndarray,

@@ -26,6 +26,7 @@ Config = Any  # training.config.Config
 Example = Any  # training.data.Example: one clause or sentence and its labels
 PredictorClass = type  # a training.inference.predictor.Predictor subclass: called with (path, meta[, runtime])
 ExportFn = Callable[[Path], dict[str, Any]]
+PartsFn = Callable[[Path], dict[str, Path]]
 
 # kind name -> the module that registers it.
 BUILTIN = {"bert": "training.kinds.bert", "tfidf": "training.kinds.tfidf", "linear": "training.kinds.linear",
@@ -75,6 +76,9 @@ class ModelKind:
     # `clausemap export`: adds the kind's exported files (ONNX) to a trained artifact's folder and records them in
     # its clausemap.json; returns what it recorded. None: the kind has nothing to export.
     export: ExportFn | None = None
+    # The complete artifacts inside a trained one, by name (an ensemble's members): cv scores each of them too,
+    # from the same fold models, so a member alone is compared on exactly the models the ensemble combines.
+    parts: PartsFn | None = None
 
 
 _KINDS: dict[str, ModelKind] = {}

@@ -121,11 +121,16 @@ def member_dir(path: str | Path, name: str) -> Path:
     return Path(path) / MEMBERS_DIR / name
 
 
+def parts(model_dir: Path) -> dict[str, Path]:
+    """Each member's artifact folder, by member name (each loads and scores on its own)."""
+    return {m["name"]: member_dir(model_dir, m["name"]) for m in read_meta(model_dir).config["model"]["members"]}
+
+
 def export(model_dir: Path) -> dict[str, Any]:
     """`clausemap export`: each member whose kind exports (the bert members' ONNX files), in its own folder."""
     meta = read_meta(model_dir)
     kinds = {m["name"]: get_kind(m["model"]["kind"]) for m in meta.config["model"]["members"]}
-    exported = {name: kind.export(member_dir(model_dir, name)) for name, kind in kinds.items() if kind.export}
+    exported = {name: kinds[name].export(path) for name, path in parts(model_dir).items() if kinds[name].export}
     if not exported:
         raise ClausemapError(f"{model_dir}: no member of this ensemble has an export (member kinds: "
                              f"{', '.join(sorted({k.name for k in kinds.values()}))})")
@@ -178,4 +183,4 @@ class EnsemblePredictor(Predictor):
 
 
 KIND = register(ModelKind(name="ensemble", section=EnsembleSection, fit=fit, predictor=EnsemblePredictor,
-                          export=export))
+                          export=export, parts=parts))

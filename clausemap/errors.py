@@ -1,11 +1,16 @@
 """Errors a user can fix. The CLI prints them as one line and exits with status 2."""
 
+# How long a 503 for a passing condition (the model still loading, no parser worker could start) asks clients to
+# wait before trying again: its Retry-After header. A 503 that lasts (a model that failed to load) sends none.
+RETRY_SOON_S = 5
+
 
 class ClausemapError(Exception):
     """A problem with the user's input or environment, explained in one line."""
 
     exit_code = 2
     http_status = 422  # the service's answer when a request causes it
+    retry_after_s: int | None = None  # set where that answer is a 503 that passes (sent as Retry-After)
 
 
 class InputFileError(ClausemapError):

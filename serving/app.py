@@ -92,7 +92,7 @@ def _add_health_routes(app: FastAPI) -> None:
         """The process is alive (no API key needed)."""
         return schemas.HealthStatus(status="ok")
 
-    not_ready = {503: {"model": schemas.HealthStatus}}
+    not_ready = {503: {"model": schemas.HealthStatus, "headers": contract.RETRY_AFTER}}
 
     @app.get("/readyz", response_model=schemas.HealthStatus, responses=not_ready, tags=["health"])
     async def readyz(state: State):
@@ -100,7 +100,8 @@ def _add_health_routes(app: FastAPI) -> None:
         if state.pipeline is not None:
             return schemas.HealthStatus(status="ready", detail=f"model {state.pipeline.model_version}")
         status = "loading" if state.loading else "failed"
-        return JSONResponse(schemas.HealthStatus(status=status, detail=state.error).model_dump(), status_code=503)
+        return JSONResponse(schemas.HealthStatus(status=status, detail=state.error).model_dump(), status_code=503,
+                            headers=state.retry_headers)
 
 
 def _add_metrics_route(app: FastAPI, metrics: ServiceMetrics) -> None:
@@ -155,4 +156,5 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unusable_input(request: Request, exc: ClausemapError) -> JSONResponse:
         """A plan that cannot be read or segmented (InputFileError names the file): the error's http_status, 422
         unless it says otherwise (e.g. 503 for a bureau whose catalogue file is broken: not the client's fault)."""
-        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+        retry = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status, headers=retry)

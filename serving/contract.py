@@ -30,10 +30,15 @@ WHY = {
     "422": "invalid request, or input the service cannot use (the detail says which)",
     "503": "the model is loading or failed to load",
 }
+# A 503 that passes (the model loading, no document parser could start) says when to try again; one that lasts
+# (a model that failed to load, a broken catalogue) does not.
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again, when the 503 will pass",
+                               "schema": {"type": "integer"}}}
 
 
 def _error(status: str) -> dict[str, Any]:
-    return {"description": WHY.get(status, "error"), "content": {"application/json": {"schema": ERROR_REF}}}
+    error = {"description": WHY.get(status, "error"), "content": {"application/json": {"schema": ERROR_REF}}}
+    return {**error, "headers": RETRY_AFTER} if status == "503" else error
 
 
 def contract_openapi(app: FastAPI, key_required: bool, vocabulary: tuple[list[str], list[str]] | None = None,

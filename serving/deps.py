@@ -31,7 +31,8 @@ def get_model_state(request: Request) -> ModelState:
 def get_pipeline(state: Annotated[ModelState, Depends(get_model_state)]) -> SerializedPipeline:
     """The loaded ClausePipeline (its classify is safe to call from any thread); 503 until it is loaded."""
     if state.pipeline is None:
-        raise HTTPException(503, state.error or "the model is still loading; try again shortly (see /readyz)")
+        raise HTTPException(503, state.error or "the model is still loading; try again shortly (see /readyz)",
+                            headers=state.retry_headers)
     return state.pipeline
 
 

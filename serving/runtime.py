@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from clausemap.errors import RETRY_SOON_S
 from labels.catalogue import Catalogue
 from labels.taxonomy import Taxonomy
 from serving.batcher import Batcher
@@ -133,6 +134,11 @@ class ModelState:
             self.metrics.serving(pipeline.model_version)
         if old is not None:
             old.close()
+
+    @property
+    def retry_headers(self) -> dict[str, str] | None:
+        """Retry-After for a 503 while the model loads; none once loading has failed (that lasts)."""
+        return {"Retry-After": str(RETRY_SOON_S)} if self.loading else None
 
     async def wait(self) -> None:
         """Return once a background load has finished, whether it succeeded or failed."""

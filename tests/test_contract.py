@@ -58,6 +58,8 @@ def test_the_security_scheme_appears_exactly_when_a_key_is_set(loaded, tiny_mode
     assert classify["security"] and {"401", "413", "415", "422", "503"} <= set(classify["responses"])
     assert classify["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     assert "HTTPValidationError" not in keyed_spec["components"]["schemas"]
+    for not_ready in (classify["responses"]["503"], keyed_spec["paths"]["/readyz"]["get"]["responses"]["503"]):
+        assert "Retry-After" in not_ready["headers"]
 
 
 def test_every_operation_keeps_its_contract(contract, subtests):

@@ -10,6 +10,7 @@ import base64
 import pytest
 from fastapi.testclient import TestClient
 
+from clausemap.errors import RETRY_SOON_S
 from clausemap.paths import PROJECT_ROOT
 from serving.app import create_app
 from serving.settings import ServingSettings
@@ -165,6 +166,30 @@ def test_unloadable_model_is_reported_not_served(tmp_path):
         assert "missing" in ready.json()["detail"]
         response = c.post("/v1/classify", json={"clauses": ["加强教师队伍建设"]})
         assert response.status_code == 503 and "failed to load" in detail(response)
+        # A failed load lasts: no Retry-After invites clients to keep asking.
+        assert "retry-after" not in ready.headers and "retry-after" not in response.headers
+
+
+@pytest.mark.timeout(60)
+def test_while_the_model_loads_503_says_when_to_try_again(pipeline, monkeypatch):
+    import threading
+
+    import serving.runtime
+
+    release = threading.Event()
+
+    def slow_load(settings):
+        release.wait(30)
+        return pipeline
+
+    monkeypatch.setattr(serving.runtime, "load_pipeline", slow_load)
+    with TestClient(create_app(ServingSettings())) as c:
+        for response in (c.get("/readyz"), c.post("/v1/classify", json={"clauses": ["加强教师队伍建设"]})):
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == str(RETRY_SOON_S)
+        release.set()
+        c.portal.call(c.app.state.model.wait)
+        assert c.get("/readyz").status_code == 200
 
 
 @pytest.mark.timeout(180)
@@ -181,5 +206,6 @@ def test_parser_workers_that_cannot_start_give_503_then_recover(pipeline, monkey
             refused = c.post("/v1/plans", **upload)
             assert refused.status_code == 503, refused.text
             assert "cannot read documents right now" in detail(refused)
+            assert refused.headers["retry-after"] == str(RETRY_SOON_S)
         monkeypatch.undo()  # the interpreter is back
         assert c.post("/v1/plans", **upload).status_code == 200

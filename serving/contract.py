@@ -36,6 +36,11 @@ RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying aga
                                "schema": {"type": "integer"}}}
 
 
+def retry_after(seconds: int | None) -> dict[str, str] | None:
+    """The headers of a 503 that passes in `seconds`; None for one that lasts."""
+    return {"Retry-After": str(seconds)} if seconds else None
+
+
 def _error(status: str) -> dict[str, Any]:
     error = {"description": WHY.get(status, "error"), "content": {"application/json": {"schema": ERROR_REF}}}
     return {**error, "headers": RETRY_AFTER} if status == "503" else error

@@ -14,6 +14,7 @@ from clausemap.errors import RETRY_SOON_S
 from labels.catalogue import Catalogue
 from labels.taxonomy import Taxonomy
 from serving.batcher import Batcher
+from serving.contract import retry_after
 from serving.metrics import ServiceMetrics
 from serving.settings import ServingSettings
 from training.inference.pipeline import ClausePipeline, ClauseResult
@@ -138,7 +139,7 @@ class ModelState:
     @property
     def retry_headers(self) -> dict[str, str] | None:
         """Retry-After for a 503 while the model loads; none once loading has failed (that lasts)."""
-        return {"Retry-After": str(RETRY_SOON_S)} if self.loading else None
+        return retry_after(RETRY_SOON_S if self.loading else None)
 
     async def wait(self) -> None:
         """Return once a background load has finished, whether it succeeded or failed."""

@@ -132,7 +132,6 @@ def _one_vs_rest(C: float, seed: int):
     return OneVsRestClassifier(LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed))
 
 
-
 def fit(job: FitJob) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -147,7 +146,7 @@ def fit(job: FitJob) -> dict:
         encoder = SentenceEncoder(resolve_pretrained(spec.encoder), spec.max_length)
         vectors = _normalised(encoder.encode(texts, cache=True))
         saved["encoder_classifier"] = fit_quietly(_one_vs_rest(spec.C_encoder, config.training.seed), vectors,
-                                                   targets)
+                                                  targets)
         encoder.save(out_dir / ENCODER_DIR)
     if spec.tfidf:
         ngrams = spec.tfidf
@@ -156,7 +155,7 @@ def fit(job: FitJob) -> dict:
         features = vectorizer.fit_transform(texts)
         saved["vectorizer"] = vectorizer
         saved["tfidf_classifier"] = fit_quietly(_one_vs_rest(spec.C_tfidf, config.training.seed), features,
-                                                 targets)
+                                                targets)
     save_fitted(saved, out_dir, FITTED_NAME)
     return {"base_model": spec.encoder or "none", "n_units": len(train_rows)}
 
